@@ -1,0 +1,263 @@
+// The collector thread: drains rings, aggregates stacks, reaps exited threads.
+//
+// Protocol with the handlers (see thread_slots.h): a handler publishes a
+// record by a release store of its ring's head; the collector reads head with
+// acquire, copies the records out, and gives the space back by a release
+// store of tail. A slot's state moves to kExited only after its thread will
+// write no more, so a drain after reading kExited is the last one.
+#include "core/collector.h"
+
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <unordered_map>
+
+#include "core/handler.h"
+#include "core/timers.h"
+
+namespace profpre {
+
+namespace {
+
+constexpr int64_t kPassInterval_ns = 100 * 1000 * 1000;
+constexpr int kPassesPerReap = 10;
+
+// Handlers set this to 1 and wake the futex; the collector resets it.
+std::atomic<uint32_t> g_wake{0};
+// 0 running, 1 finish requested, 2 finished.
+std::atomic<uint32_t> g_phase{0};
+FinishFn g_finish_fn = nullptr;
+void* g_finish_context = nullptr;
+bool g_started = false;
+
+long futex(std::atomic<uint32_t>* word, int op, uint32_t value, const timespec* timeout) {
+  return syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), op, value, timeout, nullptr, 0);
+}
+
+// Reads /proc/self/task/TID/comm without stdio.
+std::string read_thread_name(pid_t tid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/task/%d/comm", static_cast<int>(tid));
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  char buf[32];
+  ssize_t n = read(fd, buf, sizeof buf);
+  close(fd);
+  if (n <= 0) return {};
+  while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\0')) --n;
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+bool thread_is_gone(pid_t tid) {
+  return syscall(SYS_tgkill, getpid(), tid, 0) != 0 && errno == ESRCH;
+}
+
+// The aggregate: one entry per distinct (tid, stack), in first-seen order.
+class Aggregate {
+ public:
+  void add(pid_t tid, const uint64_t* pcs, uint32_t depth, int64_t count, int64_t weight) {
+    key_.assign(reinterpret_cast<const char*>(&tid), sizeof tid);
+    key_.append(reinterpret_cast<const char*>(pcs), depth * sizeof(uint64_t));
+    auto [it, inserted] = index_.try_emplace(key_, stacks_.size());
+    if (inserted) stacks_.push_back(AggregatedStack{tid, {pcs, pcs + depth}, 0, 0});
+    stacks_[it->second].count += count;
+    stacks_[it->second].weight += weight;
+  }
+
+  std::vector<AggregatedStack> take() {
+    index_.clear();
+    return std::move(stacks_);
+  }
+
+  size_t approximate_bytes() const {
+    size_t bytes = stacks_.capacity() * sizeof(AggregatedStack);
+    for (const auto& s : stacks_) bytes += s.pcs.capacity() * sizeof(uint64_t);
+    return bytes + index_.size() * (key_.capacity() + 64);
+  }
+
+ private:
+  std::string key_;  // reused across calls
+  std::unordered_map<std::string, size_t> index_;
+  std::vector<AggregatedStack> stacks_;
+};
+
+struct CollectorState {
+  Aggregate aggregate;
+  CollectorStats stats;
+  std::unordered_map<pid_t, std::string> names;
+  std::vector<uint64_t> scratch = std::vector<uint64_t>(kMaxRecordWords);
+  int passes = 0;
+};
+
+CollectorState* g_state = nullptr;
+
+void harvest_counters(ThreadSlot* slot, CollectorState& st) {
+  SlotCounters& c = slot->counters;
+  st.stats.samples += c.samples.exchange(0, std::memory_order_relaxed);
+  uint64_t lost = c.lost_samples.exchange(0, std::memory_order_relaxed);
+  uint64_t lost_weight = c.lost_weight.exchange(0, std::memory_order_relaxed);
+  st.stats.lost_samples += lost;
+  st.stats.overruns += c.overruns.exchange(0, std::memory_order_relaxed);
+  st.stats.unwind_failures += c.unwind_failures.exchange(0, std::memory_order_relaxed);
+  st.stats.truncated += c.truncated.exchange(0, std::memory_order_relaxed);
+  st.stats.handler_ns += c.handler_ns.exchange(0, std::memory_order_relaxed);
+  for (int b = 0; b < kLatencyBuckets; ++b) {
+    st.stats.latency[b] += c.latency[b].exchange(0, std::memory_order_relaxed);
+  }
+  if (lost > 0) {
+    pid_t tid = slot->tid.load(std::memory_order_relaxed);
+    st.aggregate.add(tid, &kPcLostBufferFull, 1, static_cast<int64_t>(lost),
+                     static_cast<int64_t>(lost_weight));
+  }
+}
+
+void drain_ring(ThreadSlot* slot, CollectorState& st) {
+  pid_t tid = slot->tid.load(std::memory_order_relaxed);
+  uint64_t head = slot->head.load(std::memory_order_acquire);
+  uint64_t tail = slot->tail.load(std::memory_order_relaxed);
+  while (tail < head) {
+    uint64_t header = slot->ring[tail % kRingWords];
+    uint32_t depth = record_depth(header);
+    for (uint32_t i = 0; i < depth; ++i) st.scratch[i] = slot->ring[(tail + 1 + i) % kRingWords];
+    st.aggregate.add(tid, st.scratch.data(), depth, 1, record_weight(header));
+    tail += 1 + depth;
+  }
+  slot->tail.store(tail, std::memory_order_release);
+}
+
+void remember_name(ThreadSlot* slot, CollectorState& st, bool refresh) {
+  pid_t tid = slot->tid.load(std::memory_order_relaxed);
+  if (tid == 0) return;
+  auto it = st.names.find(tid);
+  if (it != st.names.end() && !refresh) return;
+  std::string name = read_thread_name(tid);
+  if (name.empty() && it != st.names.end()) return;
+  if (it == st.names.end()) ++st.stats.threads;
+  st.names[tid] = name;
+}
+
+// Moves a slot whose thread has ended without our exit hook to kExited.
+void reap_if_gone(ThreadSlot* slot) {
+  pid_t tid = slot->tid.load(std::memory_order_relaxed);
+  if (tid == 0 || !thread_is_gone(tid)) return;
+  timer_disarm(slot->timer_id.exchange(-1, std::memory_order_acq_rel));
+  slot->state.store(kExited, std::memory_order_release);
+}
+
+void pass(CollectorState& st, bool final_pass) {
+  bool reap = ++st.passes % kPassesPerReap == 0;
+  slot_for_each([&](ThreadSlot* slot) {
+    uint32_t state = slot->state.load(std::memory_order_acquire);
+    if (state == kFree) return;
+    if (state == kActive && reap) reap_if_gone(slot);
+    state = slot->state.load(std::memory_order_acquire);
+    if (state == kExited && slot->name[0] != '\0') {
+      st.names[slot->tid.load(std::memory_order_relaxed)] = slot->name;
+    } else {
+      remember_name(slot, st, final_pass);
+    }
+    drain_ring(slot, st);
+    harvest_counters(slot, st);
+    if (state == kExited) slot_release(slot);
+  });
+
+  uint64_t no_slot = g_lost_no_slot.exchange(0, std::memory_order_relaxed);
+  uint64_t no_slot_weight = g_lost_no_slot_weight.exchange(0, std::memory_order_relaxed);
+  if (no_slot > 0) {
+    st.stats.lost_samples += no_slot;
+    st.aggregate.add(0, &kPcLostNoSlot, 1, static_cast<int64_t>(no_slot),
+                     static_cast<int64_t>(no_slot_weight));
+  }
+
+  uint64_t bytes = static_cast<uint64_t>(g_slot_chunk_count.load()) * kSlotsPerChunk *
+                       sizeof(ThreadSlot) +
+                   st.aggregate.approximate_bytes();
+  if (bytes > st.stats.peak_buffer_bytes) st.stats.peak_buffer_bytes = bytes;
+  slot_pool_reserve();
+}
+
+Snapshot take_snapshot(CollectorState& st) {
+  Snapshot snapshot;
+  snapshot.stacks = st.aggregate.take();
+  snapshot.stats = st.stats;
+  for (const auto& [tid, name] : st.names) snapshot.thread_names.emplace_back(tid, name);
+  return snapshot;
+}
+
+void* collector_main(void*) {
+  prctl(PR_SET_NAME, "profpre", 0, 0, 0);
+  CollectorState& st = *g_state;
+  timespec interval{0, kPassInterval_ns};
+  while (g_phase.load(std::memory_order_acquire) == 0) {
+    if (g_wake.load(std::memory_order_acquire) == 0) {
+      futex(&g_wake, FUTEX_WAIT_PRIVATE, 0, &interval);
+    }
+    g_wake.store(0, std::memory_order_release);
+    pass(st, false);
+  }
+
+  pass(st, true);
+  Snapshot snapshot = take_snapshot(st);
+  g_finish_fn(snapshot, g_finish_context);
+  g_phase.store(2, std::memory_order_release);
+  futex(&g_phase, FUTEX_WAKE_PRIVATE, 1 << 30, nullptr);
+  return nullptr;
+}
+
+}  // namespace
+
+bool collector_start(CreateThreadFn create) {
+  if (g_state == nullptr) g_state = new CollectorState();
+  g_phase.store(0, std::memory_order_release);
+
+  sigset_t all;
+  sigset_t saved;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &saved);
+  pthread_t thread;
+  int rc = create(&thread, nullptr, collector_main, nullptr);
+  pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+  if (rc != 0) return false;
+  pthread_detach(thread);
+  g_started = true;
+  return true;
+}
+
+void collector_wake() {
+  if (g_wake.exchange(1, std::memory_order_acq_rel) == 0) {
+    futex(&g_wake, FUTEX_WAKE_PRIVATE, 1, nullptr);
+  }
+}
+
+void collector_finish(FinishFn finish, void* context) {
+  if (!g_started) return;
+  g_finish_fn = finish;
+  g_finish_context = context;
+  g_phase.store(1, std::memory_order_release);
+  collector_wake();
+  while (g_phase.load(std::memory_order_acquire) != 2) {
+    futex(&g_phase, FUTEX_WAIT_PRIVATE, 1, nullptr);
+  }
+  g_started = false;
+}
+
+void collector_forget_after_fork() {
+  // The copy of the parent's aggregate belongs to the parent's profile.
+  delete g_state;
+  g_state = nullptr;
+  g_started = false;
+  g_wake.store(0);
+  g_phase.store(0);
+}
+
+}  // namespace profpre

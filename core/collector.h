@@ -1,0 +1,72 @@
+// The collector: our one background thread.
+//
+// It sleeps on a futex and wakes every 100 ms, or sooner when a handler finds
+// its ring half full. Each pass drains every ring into one aggregate keyed by
+// (thread, exact stack), frees the slots of threads that have exited, and
+// keeps spare slots mapped ahead of demand. At the end it takes a final
+// snapshot and runs the caller's finish function on this thread, which is
+// where the profile is symbolized and written.
+//
+// Everything here but collector_wake runs on the collector thread or on a
+// thread calling into it from outside any handler, and may allocate.
+#pragma once
+
+#include <pthread.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/thread_slots.h"
+
+namespace profpre {
+
+// One distinct (thread, stack) with its totals.
+struct AggregatedStack {
+  pid_t tid = 0;               // 0: not tied to a thread
+  std::vector<uint64_t> pcs;   // leaf first, adjusted; may hold pseudo PCs
+  int64_t count = 0;           // signals recorded
+  int64_t weight = 0;          // periods of CPU time (count + overruns)
+};
+
+struct CollectorStats {
+  uint64_t samples = 0;
+  uint64_t lost_samples = 0;   // ring full or no slot
+  uint64_t overruns = 0;
+  uint64_t unwind_failures = 0;
+  uint64_t truncated = 0;
+  uint64_t handler_ns = 0;
+  uint64_t latency[kLatencyBuckets] = {};
+  uint64_t threads = 0;        // slots ever used
+  uint64_t peak_buffer_bytes = 0;
+};
+
+struct Snapshot {
+  std::vector<AggregatedStack> stacks;  // first-seen order
+  std::vector<std::pair<pid_t, std::string>> thread_names;
+  CollectorStats stats;
+};
+
+using CreateThreadFn = int (*)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
+using FinishFn = void (*)(Snapshot& snapshot, void* context);
+
+// Starts the collector thread with `create` (the real pthread_create), with
+// every signal blocked in it so that none of the program's signals lands on
+// our thread. Not for the signal handler: creates a thread.
+bool collector_start(CreateThreadFn create);
+
+// Asks the collector for an early pass. Handler-safe: an atomic exchange and
+// at most one futex(2) wake.
+void collector_wake();
+
+// Stops the collector after a final drain, runs finish(snapshot, context) on
+// the collector thread and returns when it has returned. Safe to call from
+// any thread but the collector. Not for the signal handler: blocks.
+void collector_finish(FinishFn finish, void* context);
+
+// Forgets the collector thread after fork(): the child has none. Not for the
+// signal handler.
+void collector_forget_after_fork();
+
+}  // namespace profpre

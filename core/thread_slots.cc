@@ -1,0 +1,123 @@
+// The slot pool: chunks of ThreadSlots mapped on demand and never unmapped.
+//
+// Claims scan the mapped chunks with a compare-and-swap on each slot's state,
+// so the handler can claim a slot for a thread it has never seen without a
+// lock. Mapping a new chunk happens only outside the handler: at thread start
+// and from the collector, which keeps a few slots free ahead of demand.
+#include "core/thread_slots.h"
+
+#include <sys/mman.h>
+
+#include <bit>
+#include <cstring>
+#include <new>
+
+namespace profpre {
+
+std::atomic<ThreadSlot*> g_slot_chunks[kMaxChunks];
+std::atomic<int> g_slot_chunk_count{0};
+
+static_assert(std::atomic<uint64_t>::is_always_lock_free);
+static_assert(std::atomic<ThreadSlot*>::is_always_lock_free);
+
+namespace {
+
+constexpr int kSpareSlots = 4;
+
+// Serializes chunk creation between the collector and starting threads. A
+// plain spin flag: never taken in the handler.
+std::atomic_flag g_grow_lock = ATOMIC_FLAG_INIT;
+
+bool map_chunk() {
+  int index = g_slot_chunk_count.load(std::memory_order_acquire);
+  if (index >= kMaxChunks) return false;
+  size_t bytes = sizeof(ThreadSlot) * kSlotsPerChunk;
+  void* mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (mem == MAP_FAILED) return false;
+  auto* chunk = static_cast<ThreadSlot*>(mem);
+  for (int i = 0; i < kSlotsPerChunk; ++i) new (&chunk[i]) ThreadSlot();
+  g_slot_chunks[index].store(chunk, std::memory_order_release);
+  g_slot_chunk_count.store(index + 1, std::memory_order_release);
+  return true;
+}
+
+int free_slots() {
+  int n = 0;
+  slot_for_each([&](ThreadSlot* s) {
+    if (s->state.load(std::memory_order_relaxed) == kFree) ++n;
+  });
+  return n;
+}
+
+}  // namespace
+
+int latency_bucket(uint64_t ns) {
+  if (ns < 4) return 0;
+  int octave = 63 - std::countl_zero(ns);               // >= 2
+  int quarter = static_cast<int>((ns >> (octave - 2)) & 3);
+  int bucket = (octave - 1) * 4 + quarter - 4;
+  return bucket < kLatencyBuckets ? bucket : kLatencyBuckets - 1;
+}
+
+uint64_t latency_bucket_upper(int bucket) {
+  int octave = (bucket + 4) / 4 + 1;
+  int quarter = (bucket + 4) % 4;
+  return (uint64_t{4} + quarter + 1) << (octave - 2);
+}
+
+bool slot_pool_init() {
+  if (g_slot_chunk_count.load(std::memory_order_acquire) > 0) return true;
+  slot_pool_reserve();
+  return g_slot_chunk_count.load(std::memory_order_acquire) > 0;
+}
+
+void slot_pool_reserve() {
+  if (free_slots() >= kSpareSlots) return;
+  while (g_grow_lock.test_and_set(std::memory_order_acquire)) {
+  }
+  if (free_slots() < kSpareSlots) map_chunk();
+  g_grow_lock.clear(std::memory_order_release);
+}
+
+ThreadSlot* slot_claim(pid_t tid) {
+  ThreadSlot* found = nullptr;
+  slot_for_each([&](ThreadSlot* s) {
+    if (found != nullptr) return;
+    uint32_t expected = kFree;
+    if (s->state.load(std::memory_order_relaxed) != kFree) return;
+    if (!s->state.compare_exchange_strong(expected, kActive, std::memory_order_acq_rel)) return;
+    found = s;
+  });
+  // Until this store slot_find sees tid 0 here, which names no thread.
+  if (found != nullptr) found->tid.store(tid, std::memory_order_release);
+  return found;
+}
+
+ThreadSlot* slot_find(pid_t tid) {
+  ThreadSlot* found = nullptr;
+  slot_for_each([&](ThreadSlot* s) {
+    if (found == nullptr && s->state.load(std::memory_order_acquire) == kActive &&
+        s->tid.load(std::memory_order_acquire) == tid) {
+      found = s;
+    }
+  });
+  return found;
+}
+
+void slot_release(ThreadSlot* slot) {
+  SlotCounters& c = slot->counters;
+  for (auto* counter : {&c.samples, &c.lost_samples, &c.lost_weight, &c.overruns,
+                        &c.unwind_failures, &c.truncated, &c.handler_ns}) {
+    counter->store(0, std::memory_order_relaxed);
+  }
+  for (auto& bucket : c.latency) bucket.store(0, std::memory_order_relaxed);
+  slot->tid.store(0, std::memory_order_relaxed);
+  slot->timer_id.store(-1, std::memory_order_relaxed);
+  std::memset(slot->name, 0, sizeof slot->name);
+  slot->head.store(0, std::memory_order_relaxed);
+  slot->tail.store(0, std::memory_order_relaxed);
+  slot->state.store(kFree, std::memory_order_release);
+}
+
+}  // namespace profpre

@@ -1,0 +1,292 @@
+// The library's entry: start at load, threads, fork, and the write at exit.
+//
+// Start (constructor): read the configuration, map the first slots, install
+// the handler, start the collector, give the calling thread and any thread
+// that already exists a slot and a CPU timer, and register the exit hook.
+// Exit (atexit, so after the program's own exit handlers and destructors):
+// stop sampling, delete every timer, and let the collector build and write the
+// profile while the exiting thread waits. The handler stays installed for the
+// life of the process and ignores late signals, because SIGPROF's default
+// action would kill a process that still has one pending.
+// Fork: the child has one thread, no timers and a copy of the parent's
+// buffers; it drops the copy and starts over with its own output name.
+#include <dirent.h>
+#include <dlfcn.h>
+#include <pthread.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <exception>
+#include <string>
+
+#include "core/collector.h"
+#include "core/handler.h"
+#include "core/thread_slots.h"
+#include "core/timers.h"
+#include "encoder/encode.h"
+#include "encoder/gzip.h"
+#include "encoder/output_file.h"
+#include "encoder/profile_builder.h"
+#include "preload/config.h"
+#include "preload/log.h"
+#include "preload/runtime.h"
+#include "symbolize/maps.h"
+#include "symbolize/symbolizer.h"
+
+namespace profpre {
+
+namespace {
+
+enum Phase : int { kOff = 0, kRunning = 1, kStopped = 2 };
+
+Config g_config;
+std::atomic<int> g_phase{kOff};
+char g_out_path[PATH_MAX];
+pthread_key_t g_exit_key;
+struct sigaction g_previous_action;
+int64_t g_start_wall_ns = 0;
+int64_t g_start_mono_ns = 0;
+std::atomic<bool> g_timer_error_logged{false};
+
+using PthreadCreateFn = int (*)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
+std::atomic<PthreadCreateFn> g_real_pthread_create{nullptr};
+
+int64_t clock_ns(clockid_t clock) {
+  timespec ts{};
+  clock_gettime(clock, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+pid_t current_tid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
+
+// Runs as the thread's last pthread key destructor: after its C++
+// thread_local destructors, whose CPU time is still sampled.
+void thread_exit_hook(void* raw) {
+  auto* slot = static_cast<ThreadSlot*>(raw);
+  timer_disarm(slot->timer_id.exchange(-1, std::memory_order_acq_rel));
+  // A signal still pending must neither write this slot once it is handed
+  // over nor claim a new one.
+  t_exiting = true;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  t_slot = nullptr;
+  prctl(PR_GET_NAME, slot->name, 0, 0, 0);
+  slot->state.store(kExited, std::memory_order_release);
+}
+
+void arm_timer(ThreadSlot* slot, pid_t tid) {
+  int id = timer_arm_thread(tid, g_config.signo, g_config.period_ns, timer_random());
+  if (id >= 0) {
+    slot->timer_id.store(id, std::memory_order_release);
+  } else if (!g_timer_error_logged.exchange(true)) {
+    LogLine().add("cannot create a CPU timer for thread ").add_int(tid).add(": ")
+        .add_errno(errno).add("; it is not sampled").emit();
+  }
+}
+
+void register_thread(pid_t tid, bool is_current) {
+  slot_pool_reserve();
+  ThreadSlot* slot = slot_claim(tid);
+  if (slot == nullptr) return;  // its samples, if any, count as lost
+  if (is_current) {
+    t_slot = slot;
+    t_exiting = false;
+    pthread_setspecific(g_exit_key, slot);
+  }
+  arm_timer(slot, tid);
+}
+
+// Threads started before us, by other libraries' constructors or raw clone:
+// their timers are armed by tid; the collector notices when they end.
+void register_other_threads() {
+  pid_t self = current_tid();
+  DIR* dir = opendir("/proc/self/task");
+  if (dir == nullptr) return;
+  while (dirent* entry = readdir(dir)) {
+    pid_t tid = static_cast<pid_t>(atoi(entry->d_name));
+    if (tid > 0 && tid != self && slot_find(tid) == nullptr) register_thread(tid, false);
+  }
+  closedir(dir);
+}
+
+std::string main_executable() {
+  char path[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+  if (n <= 0) return {};
+  std::string exe(path, static_cast<size_t>(n));
+  const std::string deleted = " (deleted)";
+  if (exe.size() > deleted.size() && exe.ends_with(deleted)) exe.resize(exe.size() - deleted.size());
+  return exe;
+}
+
+uint64_t latency_percentile(const CollectorStats& s, double fraction) {
+  uint64_t total = 0;
+  for (uint64_t n : s.latency) total += n;
+  if (total == 0) return 0;
+  uint64_t seen = 0;
+  for (int b = 0; b < kLatencyBuckets; ++b) {
+    seen += s.latency[b];
+    if (static_cast<double>(seen) >= fraction * static_cast<double>(total)) {
+      return latency_bucket_upper(b);
+    }
+  }
+  return latency_bucket_upper(kLatencyBuckets - 1);
+}
+
+void log_stats(const CollectorStats& s, int64_t build_ns, size_t bytes) {
+  uint64_t mean = s.samples > 0 ? s.handler_ns / s.samples : 0;
+  LogLine()
+      .add("stats: samples=").add_int(static_cast<int64_t>(s.samples))
+      .add(" lost=").add_int(static_cast<int64_t>(s.lost_samples))
+      .add(" overruns=").add_int(static_cast<int64_t>(s.overruns))
+      .add(" unwind_failures=").add_int(static_cast<int64_t>(s.unwind_failures))
+      .add(" truncated=").add_int(static_cast<int64_t>(s.truncated))
+      .add(" threads=").add_int(static_cast<int64_t>(s.threads))
+      .add(" handler_mean_ns=").add_int(static_cast<int64_t>(mean))
+      .add(" handler_p99_ns=").add_int(static_cast<int64_t>(latency_percentile(s, 0.99)))
+      .add(" exit_build_ms=").add_int(build_ns / 1000000)
+      .add(" bytes=").add_int(static_cast<int64_t>(bytes))
+      .add(" buffers_peak_kib=").add_int(static_cast<int64_t>(s.peak_buffer_bytes / 1024))
+      .emit();
+}
+
+void build_and_write(Snapshot& snapshot) {
+  int64_t build_start = clock_ns(CLOCK_MONOTONIC);
+  BuildOptions options;
+  options.period_ns = g_config.period_ns;
+  options.time_nanos = g_start_wall_ns;
+  options.duration_nanos = build_start - g_start_mono_ns;
+  options.main_executable = main_executable();
+
+  Symbolizer symbolizer;
+  Profile profile = build_profile(snapshot, read_maps(), symbolizer, options);
+  std::string gz;
+  std::string error;
+  if (!gzip_compress(encode_profile(profile), &gz, &error) ||
+      !write_file_atomically(g_out_path, gz, &error)) {
+    LogLine().add("cannot write the profile: ").add(error).emit();
+    return;
+  }
+  if (g_config.stats) log_stats(snapshot.stats, clock_ns(CLOCK_MONOTONIC) - build_start, gz.size());
+  if (g_config.verbose) LogLine().add("wrote ").add(g_out_path).emit();
+}
+
+// Runs on the collector thread. Nothing may escape into the program.
+void finish_on_collector(Snapshot& snapshot, void*) {
+  try {
+    build_and_write(snapshot);
+  } catch (const std::exception& e) {
+    LogLine().add("cannot write the profile: ").add(e.what()).emit();
+  } catch (...) {
+    LogLine().add("cannot write the profile: unexpected error").emit();
+  }
+}
+
+// Stops every timer; the handler stays and ignores what is still pending.
+void stop_sampling() {
+  g_phase.store(kStopped);
+  g_sampling.store(false, std::memory_order_release);
+  slot_for_each([](ThreadSlot* slot) {
+    timer_disarm(slot->timer_id.exchange(-1, std::memory_order_acq_rel));
+  });
+}
+
+void stop_and_write() {
+  int expected = kRunning;
+  if (!g_phase.compare_exchange_strong(expected, kStopped)) return;
+  stop_sampling();
+  collector_finish(finish_on_collector, nullptr);
+}
+
+void at_exit() { stop_and_write(); }
+
+bool set_output_path(pid_t pid) {
+  if (expand_output_path(g_config.out_pattern, pid, g_out_path, sizeof g_out_path)) return true;
+  LogLine().add("PROF_OUT: path too long once expanded; not profiling").emit();
+  return false;
+}
+
+void after_fork_in_child() {
+  if (g_phase.load() != kRunning) return;
+  g_sampling.store(false, std::memory_order_release);
+  // Timers are not inherited; the slots and aggregate are the parent's.
+  slot_for_each([](ThreadSlot* slot) {
+    if (slot->state.load(std::memory_order_relaxed) != kFree) slot_release(slot);
+  });
+  g_lost_no_slot.store(0);
+  g_lost_no_slot_weight.store(0);
+  collector_forget_after_fork();
+  t_slot = nullptr;
+  t_exiting = false;
+  g_start_wall_ns = clock_ns(CLOCK_REALTIME);
+  g_start_mono_ns = clock_ns(CLOCK_MONOTONIC);
+  if (!set_output_path(getpid()) || !collector_start(real_pthread_create)) {
+    g_phase.store(kStopped);
+    return;
+  }
+  g_sampling.store(true, std::memory_order_release);
+  register_thread(current_tid(), true);
+}
+
+bool start() {
+  config_load(&g_config);
+  if (!g_config.active || !set_output_path(getpid())) return false;
+  if (!slot_pool_init()) {
+    LogLine().add("cannot map sample buffers: ").add_errno(errno).add("; not profiling").emit();
+    return false;
+  }
+  handler_prepare_unwinder();
+  if (pthread_key_create(&g_exit_key, thread_exit_hook) != 0 ||
+      !handler_install(g_config.signo, &g_previous_action)) {
+    LogLine().add("cannot install the signal handler: ").add_errno(errno)
+        .add("; not profiling").emit();
+    return false;
+  }
+  g_start_wall_ns = clock_ns(CLOCK_REALTIME);
+  g_start_mono_ns = clock_ns(CLOCK_MONOTONIC);
+  g_phase.store(kRunning);
+  g_sampling.store(true, std::memory_order_release);
+  register_thread(current_tid(), true);
+  // Before the collector starts, so that the scan does not take our own
+  // thread for one of the program's.
+  register_other_threads();
+  if (!collector_start(real_pthread_create)) {
+    LogLine().add("cannot start the collector thread; not profiling").emit();
+    stop_sampling();
+    return false;
+  }
+  atexit(at_exit);
+  pthread_atfork(nullptr, nullptr, after_fork_in_child);
+  if (g_config.verbose) {
+    LogLine().add("profiling at ").add_int(g_config.hz).add(" Hz into ").add(g_out_path).emit();
+  }
+  return true;
+}
+
+__attribute__((constructor)) void profpre_constructor() { start(); }
+
+}  // namespace
+
+bool runtime_active() { return g_phase.load(std::memory_order_acquire) == kRunning; }
+
+void runtime_register_current_thread() {
+  if (runtime_active()) register_thread(current_tid(), true);
+}
+
+int real_pthread_create(pthread_t* thread, const pthread_attr_t* attr, void* (*start)(void*),
+                        void* arg) {
+  PthreadCreateFn fn = g_real_pthread_create.load(std::memory_order_acquire);
+  if (fn == nullptr) {
+    fn = reinterpret_cast<PthreadCreateFn>(dlsym(RTLD_NEXT, "pthread_create"));
+    if (fn == nullptr) return EAGAIN;
+    g_real_pthread_create.store(fn, std::memory_order_release);
+  }
+  return fn(thread, attr, start, arg);
+}
+
+}  // namespace profpre

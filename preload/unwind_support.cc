@@ -1,0 +1,98 @@
+// What libunwind needs from libc, answered safely inside our handler.
+//
+// To find a frame's unwind information libunwind 1.6 calls dl_iterate_phdr,
+// which takes the dynamic loader's lock, and brackets the call with two
+// sigprocmask system calls. In a signal handler the lock is a deadlock: the
+// interrupted thread, or one it waits for, may hold it (gperftools issues
+// 775 and 1188 are this hang). libunwind added a hook to replace the call
+// only in 2023, after the version Debian 12 ships.
+//
+// Both functions are interposed here. Outside our handler they forward to
+// libc unchanged. Inside it (t_in_unwind), dl_iterate_phdr asks glibc's
+// _dl_find_object, which is lock-free and async-signal-safe, for the one
+// object holding the address being unwound, and calls libunwind's callback
+// for that object alone; sigprocmask does nothing, because the handler
+// already runs with every signal blocked.
+#include <dlfcn.h>
+#include <elf.h>
+#include <link.h>
+#include <signal.h>
+
+#include <atomic>
+#include <cstring>
+
+#include "core/handler.h"
+
+namespace {
+
+using IterateFn = int (*)(int (*)(dl_phdr_info*, size_t, void*), void*);
+using SigprocmaskFn = int (*)(int, const sigset_t*, sigset_t*);
+
+std::atomic<IterateFn> g_real_iterate{nullptr};
+std::atomic<SigprocmaskFn> g_real_sigprocmask{nullptr};
+
+// Resolves libc's definition once. Not for the signal handler: dlsym.
+template <typename Fn>
+Fn next_definition(std::atomic<Fn>& cache, const char* name) {
+  Fn fn = cache.load(std::memory_order_acquire);
+  if (fn == nullptr) {
+    fn = reinterpret_cast<Fn>(dlsym(RTLD_NEXT, name));
+    cache.store(fn, std::memory_order_release);
+  }
+  return fn;
+}
+
+// Fills `info` for the object mapped at `found`, from its ELF header, which
+// the first loaded segment maps at the object's lowest address.
+// Handler-safe: reads mapped memory only, after checking its bounds.
+bool describe_object(const dl_find_object& found, dl_phdr_info* info) {
+  auto* start = static_cast<const unsigned char*>(found.dlfo_map_start);
+  auto* end = static_cast<const unsigned char*>(found.dlfo_map_end);
+  if (start == nullptr || end - start < static_cast<ptrdiff_t>(sizeof(ElfW(Ehdr)))) return false;
+  auto* header = reinterpret_cast<const ElfW(Ehdr)*>(start);
+  if (memcmp(header->e_ident, ELFMAG, SELFMAG) != 0) return false;
+  size_t table = static_cast<size_t>(header->e_phnum) * sizeof(ElfW(Phdr));
+  if (header->e_phentsize != sizeof(ElfW(Phdr)) ||
+      header->e_phoff + table > static_cast<size_t>(end - start)) {
+    return false;
+  }
+  memset(info, 0, sizeof *info);
+  info->dlpi_addr = found.dlfo_link_map->l_addr;
+  info->dlpi_name = found.dlfo_link_map->l_name;
+  info->dlpi_phdr = reinterpret_cast<const ElfW(Phdr)*>(start + header->e_phoff);
+  info->dlpi_phnum = header->e_phnum;
+  return true;
+}
+
+// Handler-safe: _dl_find_object is documented lock-free and
+// async-signal-safe; the callback is libunwind's, run on one object.
+int iterate_in_handler(int (*callback)(dl_phdr_info*, size_t, void*), void* data) {
+  dl_find_object found{};
+  void* pc = reinterpret_cast<void*>(profpre::t_unwind_lookup_pc);
+  if (_dl_find_object(pc, &found) != 0) return 0;
+  dl_phdr_info info;
+  if (!describe_object(found, &info)) return 0;
+  return callback(&info, sizeof info, data);
+}
+
+}  // namespace
+
+// Handler-safe when reached from our handler (see above); otherwise libc's.
+extern "C" __attribute__((visibility("default")))  // interposes libc's
+int dl_iterate_phdr(int (*callback)(dl_phdr_info*, size_t, void*), void* data) {
+  if (profpre::t_in_unwind) return iterate_in_handler(callback, data);
+  IterateFn real = next_definition(g_real_iterate, "dl_iterate_phdr");
+  return real != nullptr ? real(callback, data) : 0;
+}
+
+// Handler-safe when reached from our handler: changes nothing, reports a
+// full mask (the handler's own); otherwise libc's.
+extern "C" __attribute__((visibility("default")))  // interposes libc's
+int sigprocmask(int how, const sigset_t* set, sigset_t* old) {
+  if (profpre::t_in_unwind) {
+    if (old != nullptr) sigfillset(old);
+    return 0;
+  }
+  SigprocmaskFn real = next_definition(g_real_sigprocmask, "sigprocmask");
+  return real(how, set, old);
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs dependencies, builds, and profiles a small demo program: the first
+# thing to run on a fresh machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+scripts/build.sh
+
+demo=build/tests/e2e/fx_ratio
+out=build/demo.pb.gz
+echo "== profiling $demo into $out"
+LD_PRELOAD="$PWD/build/libprofpre.so" PROF_OUT="$out" PROF_STATS=1 "$demo"
+echo "== go tool pprof -top $out"
+HOME="${HOME:-/tmp}" go tool pprof -top "$out" 2>&1 | head -20

@@ -1,0 +1,77 @@
+#include "core/thread_slots.h"
+
+#include <catch2/catch.hpp>
+#include <set>
+#include <thread>
+#include <vector>
+
+using namespace profpre;  // NOLINT: test file, every name is ours
+
+TEST_CASE("latency buckets grow with the time and bound it from above", "[slots]") {
+  int previous = -1;
+  for (uint64_t ns = 4; ns < (uint64_t{1} << 24); ns = ns * 5 / 4 + 1) {
+    int bucket = latency_bucket(ns);
+    CHECK(bucket >= previous);
+    CHECK(latency_bucket_upper(bucket) > ns);
+    // Four buckets per octave: the bound is within 25% of the value.
+    CHECK(latency_bucket_upper(bucket) <= ns + ns / 4 + 1);
+    previous = bucket;
+  }
+  CHECK(latency_bucket(0) == 0);
+  CHECK(latency_bucket(UINT64_MAX) == kLatencyBuckets - 1);
+}
+
+TEST_CASE("a claimed slot is found by its tid until released", "[slots]") {
+  REQUIRE(slot_pool_init());
+  ThreadSlot* slot = slot_claim(424242);
+  REQUIRE(slot != nullptr);
+  CHECK(slot->state.load() == kActive);
+  CHECK(slot_find(424242) == slot);
+  CHECK(slot_find(424243) == nullptr);
+  slot->state.store(kExited);
+  CHECK(slot_find(424242) == nullptr);
+  slot_release(slot);
+  CHECK(slot->state.load() == kFree);
+  CHECK(slot->tid.load() == 0);
+}
+
+TEST_CASE("threads claiming at once never share a slot", "[slots]") {
+  REQUIRE(slot_pool_init());
+  constexpr int kThreads = 8;
+  constexpr int kClaimsEach = 6;
+  for (int i = 0; i < kThreads * kClaimsEach; i += 4) slot_pool_reserve();
+  std::vector<std::vector<ThreadSlot*>> claimed(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kClaimsEach; ++i) claimed[t].push_back(slot_claim(1000 + t * 100 + i));
+    });
+  }
+  for (auto& th : threads) th.join();
+
+  std::set<ThreadSlot*> distinct;
+  int got = 0;
+  for (auto& list : claimed) {
+    for (ThreadSlot* s : list) {
+      if (s == nullptr) continue;
+      ++got;
+      distinct.insert(s);
+    }
+  }
+  CHECK(got == static_cast<int>(distinct.size()));
+  CHECK(got > 0);
+  for (ThreadSlot* s : distinct) slot_release(s);
+}
+
+TEST_CASE("the pool keeps spare slots mapped ahead of claims", "[slots]") {
+  REQUIRE(slot_pool_init());
+  std::vector<ThreadSlot*> held;
+  for (int i = 0; i < 3 * kSlotsPerChunk; ++i) {
+    slot_pool_reserve();
+    ThreadSlot* s = slot_claim(5000 + i);
+    REQUIRE(s != nullptr);
+    held.push_back(s);
+  }
+  CHECK(g_slot_chunk_count.load() >= 3);
+  for (ThreadSlot* s : held) slot_release(s);
+}
