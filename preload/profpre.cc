@@ -11,6 +11,7 @@
 // Fork: the child has one thread, no timers and a copy of the parent's
 // buffers; it drops the copy and starts over with its own output name.
 #include <dirent.h>
+#include <fcntl.h>
 #include <dlfcn.h>
 #include <pthread.h>
 #include <sys/prctl.h>
@@ -124,6 +125,27 @@ std::string main_executable() {
   return exe;
 }
 
+// /proc/self/cmdline with its NULs as spaces, cut at a few hundred bytes.
+std::string command_line() {
+  int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  char buf[512];
+  ssize_t n = read(fd, buf, sizeof buf);
+  close(fd);
+  if (n <= 0) return {};
+  std::string text(buf, static_cast<size_t>(n));
+  while (!text.empty() && text.back() == '\0') text.pop_back();
+  for (char& c : text) c = c == '\0' ? ' ' : c;
+  return text;
+}
+
+// Who wrote the profile, as key=value comments (pprof -comments shows them):
+// what report and merge tools use to label processes.
+std::vector<std::string> identity_comments(const std::string& exe) {
+  return {"profpre " PROFPRE_VERSION, "pid=" + std::to_string(getpid()), "exe=" + exe,
+          "cmdline=" + command_line(), "hz=" + std::to_string(g_config.hz)};
+}
+
 uint64_t latency_percentile(const CollectorStats& s, double fraction) {
   uint64_t total = 0;
   for (uint64_t n : s.latency) total += n;
@@ -162,6 +184,7 @@ void build_and_write(Snapshot& snapshot) {
   options.time_nanos = g_start_wall_ns;
   options.duration_nanos = build_start - g_start_mono_ns;
   options.main_executable = main_executable();
+  options.comments = identity_comments(options.main_executable);
 
   Symbolizer symbolizer;
   Profile profile = build_profile(snapshot, read_maps(), symbolizer, options);
