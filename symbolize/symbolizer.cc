@@ -282,6 +282,9 @@ std::vector<SourceFrame> dwarf_frames(Dwfl_Module* mod, Dwarf_Addr address, Line
   if (cu == nullptr) return {};
   // DWARF holds addresses as linked; bias is where the module was loaded.
   Dwarf_Addr pc = address - bias;
+  // libdw may hand back a neighbouring unit for code that has none (crt's
+  // _start): its line table would then name a line of some other file.
+  if (dwarf_haspc(cu, pc) <= 0) return {};
   ScopeArray chain;
   int count = physical_scopes(cu, pc, &chain);
   *row = line_row(cu, pc);
