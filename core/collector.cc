@@ -20,6 +20,8 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <climits>
+#include <cstdint>
 #include <unordered_map>
 
 #include "core/handler.h"
@@ -33,12 +35,19 @@ constexpr int64_t kPassInterval_ns = 100 * 1000 * 1000;
 constexpr int kPassesPerReap = 10;
 
 // Handlers set this to 1 and wake the futex; the collector resets it.
-std::atomic<uint32_t> g_wake{0};
+constinit std::atomic<uint32_t> g_wake{0};
 // 0 running, 1 finish requested, 2 finished.
-std::atomic<uint32_t> g_phase{0};
-FinishFn g_finish_fn = nullptr;
-void* g_finish_context = nullptr;
-bool g_started = false;
+constinit std::atomic<uint32_t> g_phase{0};
+constinit FinishFn g_finish_fn = nullptr;
+constinit void* g_finish_context = nullptr;
+constinit bool g_started = false;
+constinit thread_local bool t_is_collector = false;
+
+int64_t monotonic_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
 
 long futex(std::atomic<uint32_t>* word, int op, uint32_t value, const timespec* timeout) {
   return syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), op, value, timeout, nullptr, 0);
@@ -99,7 +108,7 @@ struct CollectorState {
   int passes = 0;
 };
 
-CollectorState* g_state = nullptr;
+constinit CollectorState* g_state = nullptr;
 
 void harvest_counters(ThreadSlot* slot, CollectorState& st) {
   SlotCounters& c = slot->counters;
@@ -196,6 +205,7 @@ Snapshot take_snapshot(CollectorState& st) {
 
 void* collector_main(void*) {
   prctl(PR_SET_NAME, "profpre", 0, 0, 0);
+  t_is_collector = true;
   CollectorState& st = *g_state;
   timespec interval{0, kPassInterval_ns};
   while (g_phase.load(std::memory_order_acquire) == 0) {
@@ -239,17 +249,24 @@ void collector_wake() {
   }
 }
 
-void collector_finish(FinishFn finish, void* context) {
-  if (!g_started) return;
+bool collector_finish(FinishFn finish, void* context, int timeout_ms) {
+  if (!g_started || on_collector_thread()) return false;
   g_finish_fn = finish;
   g_finish_context = context;
   g_phase.store(1, std::memory_order_release);
   collector_wake();
+  int64_t deadline = timeout_ms < 0 ? INT64_MAX : monotonic_ms() + timeout_ms;
   while (g_phase.load(std::memory_order_acquire) != 2) {
-    futex(&g_phase, FUTEX_WAIT_PRIVATE, 1, nullptr);
+    int64_t left = deadline - monotonic_ms();
+    if (left <= 0) return false;
+    timespec wait{left / 1000, (left % 1000) * 1000000};
+    futex(&g_phase, FUTEX_WAIT_PRIVATE, 1, timeout_ms < 0 ? nullptr : &wait);
   }
   g_started = false;
+  return true;
 }
+
+bool on_collector_thread() { return t_is_collector; }
 
 void collector_forget_after_fork() {
   // The copy of the parent's aggregate belongs to the parent's profile.

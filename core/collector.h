@@ -61,9 +61,14 @@ bool collector_start(CreateThreadFn create);
 void collector_wake();
 
 // Stops the collector after a final drain, runs finish(snapshot, context) on
-// the collector thread and returns when it has returned. Safe to call from
-// any thread but the collector. Not for the signal handler: blocks.
-void collector_finish(FinishFn finish, void* context);
+// the collector thread and returns when it has returned, or after
+// timeout_ms (negative: no limit) with false. Safe to call from any thread
+// but the collector. Handler-safe on the calling side (futex waits only);
+// blocks.
+bool collector_finish(FinishFn finish, void* context, int timeout_ms = -1);
+
+// True on the collector thread. Handler-safe: one thread-local read.
+bool on_collector_thread();
 
 // Forgets the collector thread after fork(): the child has none. Not for the
 // signal handler.

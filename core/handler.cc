@@ -21,12 +21,14 @@
 
 namespace profpre {
 
-std::atomic<bool> g_sampling{false};
-std::atomic<uint64_t> g_lost_no_slot{0};
-std::atomic<uint64_t> g_lost_no_slot_weight{0};
+constinit std::atomic<bool> g_sampling{false};
+constinit std::atomic<uint64_t> g_lost_no_slot{0};
+constinit std::atomic<uint64_t> g_lost_no_slot_weight{0};
 constinit thread_local ThreadSlot* t_slot = nullptr;
 constinit thread_local bool t_exiting = false;
 constinit thread_local bool t_in_unwind = false;
+constinit thread_local sigjmp_buf t_unwind_escape{};
+constinit std::atomic<ForeignSignalFn> g_foreign_signal{nullptr};
 constinit thread_local uint64_t t_unwind_lookup_pc = 0;
 
 namespace {
@@ -51,14 +53,23 @@ uint64_t monotonic_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-// Handler-safe: slot_find and slot_claim are lock-free scans.
+// The calling thread's slot: cached, or found by tid for a thread whose
+// timer was armed by another thread. Handler-safe: slot_find is a lock-free
+// scan.
 ThreadSlot* current_slot() {
-  if (t_slot != nullptr) return t_slot;
-  if (t_exiting) return nullptr;
-  pid_t tid = static_cast<pid_t>(syscall(SYS_gettid));
-  ThreadSlot* slot = slot_find(tid);
-  if (slot == nullptr) slot = slot_claim(tid);
-  t_slot = slot;
+  if (t_slot != nullptr || t_exiting) return t_slot;
+  t_slot = slot_find(static_cast<pid_t>(syscall(SYS_gettid)));
+  return t_slot;
+}
+
+// The slot whose timer sent this signal, or null when the signal is not
+// from one of our live timers. Handler-safe: see current_slot.
+ThreadSlot* sampling_slot(const siginfo_t* info) {
+  if (info->si_code != SI_TIMER || !g_sampling.load(std::memory_order_acquire)) return nullptr;
+  ThreadSlot* slot = current_slot();
+  if (slot == nullptr || slot->timer_id.load(std::memory_order_relaxed) != info->si_timerid) {
+    return nullptr;
+  }
   return slot;
 }
 
@@ -101,13 +112,20 @@ uint32_t unwind_into(ThreadSlot* slot, uint64_t pos, void* ucontext) {
     return 2;
   }
 
-  uint32_t depth = 0;
+  // Written between sigsetjmp and a possible siglongjmp: volatile.
+  volatile uint32_t depth = 0;
+  if (sigsetjmp(t_unwind_escape, 0) != 0) {
+    put(depth, kPcUnwindFailed);
+    slot->counters.unwind_failures.fetch_add(1, std::memory_order_relaxed);
+    return depth + 1;
+  }
   bool exact = true;  // the interrupted frame's IP is where it stopped
   for (;;) {
     unw_word_t ip = 0;
     if (unw_get_reg(&cursor, UNW_REG_IP, &ip) < 0 || ip == 0) break;
     // A caller's IP is a return address; the call is the byte before it.
-    put(depth++, exact ? ip : ip - 1);
+    put(depth, exact ? ip : ip - 1);
+    depth = depth + 1;
     // libunwind looks up the frame's unwind info by the address of the
     // instruction itself: the call for a caller.
     t_unwind_lookup_pc = exact ? ip : ip - 1;
@@ -117,12 +135,14 @@ uint32_t unwind_into(ThreadSlot* slot, uint64_t pos, void* ucontext) {
     int step = unw_step(&cursor);
     if (step == 0) break;
     if (step < 0) {
-      put(depth++, kPcUnwindFailed);
+      put(depth, kPcUnwindFailed);
+      depth = depth + 1;
       slot->counters.unwind_failures.fetch_add(1, std::memory_order_relaxed);
       break;
     }
     if (depth == kMaxFrames - 1) {
-      put(depth++, kPcTruncated);
+      put(depth, kPcTruncated);
+      depth = depth + 1;
       slot->counters.truncated.fetch_add(1, std::memory_order_relaxed);
       break;
     }
@@ -130,19 +150,18 @@ uint32_t unwind_into(ThreadSlot* slot, uint64_t pos, void* ucontext) {
   return depth;
 }
 
-void sampling_handler(int /*signo*/, siginfo_t* info, void* ucontext) {
+void sampling_handler(int signo, siginfo_t* info, void* ucontext) {
   ErrnoGuard errno_guard;
-  if (!g_sampling.load(std::memory_order_acquire)) return;
-  if (info == nullptr || info->si_code != SI_TIMER) return;
+  if (info == nullptr) return;
+  ThreadSlot* slot = sampling_slot(info);
+  if (slot == nullptr) {
+    ForeignSignalFn forward = g_foreign_signal.load(std::memory_order_acquire);
+    if (forward != nullptr) forward(signo, info, ucontext);
+    return;
+  }
 
   uint64_t start = monotonic_ns();
   uint32_t weight = 1 + (info->si_overrun > 0 ? static_cast<uint32_t>(info->si_overrun) : 0);
-  ThreadSlot* slot = current_slot();
-  if (slot == nullptr) {
-    g_lost_no_slot.fetch_add(1, std::memory_order_relaxed);
-    g_lost_no_slot_weight.fetch_add(weight, std::memory_order_relaxed);
-    return;
-  }
   slot->counters.overruns.fetch_add(weight - 1, std::memory_order_relaxed);
   record_sample(slot, ucontext, weight);
 
@@ -159,6 +178,9 @@ bool handler_install(int signo, struct sigaction* previous) {
   // on top of a half-done walk.
   action.sa_flags = SA_SIGINFO | SA_RESTART;
   sigfillset(&action.sa_mask);
+  // A fault while one of these is blocked kills the process outright; left
+  // open, a fault inside the walk reaches the crash handler, which ends it.
+  for (int fault : {SIGSEGV, SIGBUS, SIGILL, SIGFPE}) sigdelset(&action.sa_mask, fault);
   return sigaction(signo, &action, previous) == 0;
 }
 

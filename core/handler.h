@@ -8,6 +8,7 @@
 // holding any lock, or in the middle of libc's stdio.
 #pragma once
 
+#include <setjmp.h>
 #include <signal.h>
 #include <sys/types.h>
 
@@ -37,6 +38,16 @@ extern constinit thread_local bool t_exiting;
 // system calls (preload/unwind_support.cc).
 extern constinit thread_local bool t_in_unwind;
 extern constinit thread_local uint64_t t_unwind_lookup_pc;
+
+// Where a fault inside the stack walk jumps to: the crash handler
+// (preload/signals.cc) siglongjmps here when t_in_unwind is set, so that bad
+// unwind information ends the walk instead of the process.
+extern constinit thread_local sigjmp_buf t_unwind_escape;
+
+// Receives the sampling signals that are not from our timers (the program's
+// own SIGPROF, or a stray one). Set once at start; null: they are ignored.
+using ForeignSignalFn = void (*)(int, siginfo_t*, void*);
+extern std::atomic<ForeignSignalFn> g_foreign_signal;
 
 // Installs sampling_handler for `signo` and stores the previous action.
 // Not for the signal handler: calls sigaction.

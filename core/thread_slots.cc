@@ -14,8 +14,8 @@
 
 namespace profpre {
 
-std::atomic<ThreadSlot*> g_slot_chunks[kMaxChunks];
-std::atomic<int> g_slot_chunk_count{0};
+constinit std::atomic<ThreadSlot*> g_slot_chunks[kMaxChunks]{};
+constinit std::atomic<int> g_slot_chunk_count{0};
 
 static_assert(std::atomic<uint64_t>::is_always_lock_free);
 static_assert(std::atomic<ThreadSlot*>::is_always_lock_free);
@@ -26,7 +26,7 @@ constexpr int kSpareSlots = 4;
 
 // Serializes chunk creation between the collector and starting threads. A
 // plain spin flag: never taken in the handler.
-std::atomic_flag g_grow_lock = ATOMIC_FLAG_INIT;
+constinit std::atomic_flag g_grow_lock = ATOMIC_FLAG_INIT;
 
 bool map_chunk() {
   int index = g_slot_chunk_count.load(std::memory_order_acquire);

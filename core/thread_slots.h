@@ -110,7 +110,7 @@ void slot_for_each(Fn&& fn);
 // Number of mapped chunks and the chunk table, for slot_for_each.
 inline constexpr int kSlotsPerChunk = 16;
 inline constexpr int kMaxChunks = 4096;
-extern std::atomic<ThreadSlot*> g_slot_chunks[kMaxChunks];
+extern constinit std::atomic<ThreadSlot*> g_slot_chunks[kMaxChunks];
 extern std::atomic<int> g_slot_chunk_count;
 
 template <typename Fn>

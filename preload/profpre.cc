@@ -37,6 +37,7 @@
 #include "preload/config.h"
 #include "preload/log.h"
 #include "preload/runtime.h"
+#include "preload/signals.h"
 #include "symbolize/maps.h"
 #include "symbolize/symbolizer.h"
 
@@ -46,17 +47,17 @@ namespace {
 
 enum Phase : int { kOff = 0, kRunning = 1, kStopped = 2 };
 
-Config g_config;
-std::atomic<int> g_phase{kOff};
-char g_out_path[PATH_MAX];
-pthread_key_t g_exit_key;
-struct sigaction g_previous_action;
-int64_t g_start_wall_ns = 0;
-int64_t g_start_mono_ns = 0;
-std::atomic<bool> g_timer_error_logged{false};
+constinit Config g_config{};
+constinit std::atomic<int> g_phase{kOff};
+constinit char g_out_path[PATH_MAX] = {};
+constinit pthread_key_t g_exit_key = 0;
+constinit struct sigaction g_previous_action = {};
+constinit int64_t g_start_wall_ns = 0;
+constinit int64_t g_start_mono_ns = 0;
+constinit std::atomic<bool> g_timer_error_logged{false};
 
 using PthreadCreateFn = int (*)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
-std::atomic<PthreadCreateFn> g_real_pthread_create{nullptr};
+constinit std::atomic<PthreadCreateFn> g_real_pthread_create{nullptr};
 
 int64_t clock_ns(clockid_t clock) {
   timespec ts{};
@@ -188,9 +189,14 @@ void build_and_write(Snapshot& snapshot) {
 
   Symbolizer symbolizer;
   Profile profile = build_profile(snapshot, read_maps(), symbolizer, options);
+  std::string encoded = encode_profile(profile);
+  if (encoded.empty()) {  // a real encoding holds at least the string table
+    LogLine().add("cannot write the profile: out of memory while encoding").emit();
+    return;
+  }
   std::string gz;
   std::string error;
-  if (!gzip_compress(encode_profile(profile), &gz, &error) ||
+  if (!gzip_compress(encoded, &gz, &error) ||
       !write_file_atomically(g_out_path, gz, &error)) {
     LogLine().add("cannot write the profile: ").add(error).emit();
     return;
@@ -219,14 +225,16 @@ void stop_sampling() {
   });
 }
 
-void stop_and_write() {
+// Writes the profile once per process image; later calls return at once.
+// Handler-safe on the calling side when timeout_ms bounds the wait.
+void stop_and_write(int timeout_ms) {
   int expected = kRunning;
   if (!g_phase.compare_exchange_strong(expected, kStopped)) return;
   stop_sampling();
-  collector_finish(finish_on_collector, nullptr);
+  collector_finish(finish_on_collector, nullptr, timeout_ms);
 }
 
-void at_exit() { stop_and_write(); }
+void at_exit() { stop_and_write(-1); }
 
 bool set_output_path(pid_t pid) {
   if (expand_output_path(g_config.out_pattern, pid, g_out_path, sizeof g_out_path)) return true;
@@ -278,6 +286,7 @@ bool start() {
   // Before the collector starts, so that the scan does not take our own
   // thread for one of the program's.
   register_other_threads();
+  signals_install(g_config.signo, g_previous_action);
   if (!collector_start(real_pthread_create)) {
     LogLine().add("cannot start the collector thread; not profiling").emit();
     stop_sampling();
@@ -300,6 +309,8 @@ bool runtime_active() { return g_phase.load(std::memory_order_acquire) == kRunni
 void runtime_register_current_thread() {
   if (runtime_active()) register_thread(current_tid(), true);
 }
+
+void runtime_write_before_death(int timeout_ms) { stop_and_write(timeout_ms); }
 
 int real_pthread_create(pthread_t* thread, const pthread_attr_t* attr, void* (*start)(void*),
                         void* arg) {

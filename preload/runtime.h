@@ -12,6 +12,13 @@ bool runtime_active();
 // hands its samples over. Not for the signal handler: may map memory.
 void runtime_register_current_thread();
 
+// Stops sampling and writes the profile before the process dies of a
+// signal, waiting at most `timeout_ms`. Handler-safe on the calling side:
+// it only deletes timers and waits on a futex; the writing happens on our
+// own thread, which may be stuck behind a lock the dying thread holds, hence
+// the bound.
+void runtime_write_before_death(int timeout_ms);
+
 // glibc's pthread_create, found once with dlsym(RTLD_NEXT). Not for the
 // signal handler: may call dlsym.
 int real_pthread_create(pthread_t* thread, const pthread_attr_t* attr,

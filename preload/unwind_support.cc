@@ -22,14 +22,13 @@
 #include <cstring>
 
 #include "core/handler.h"
+#include "preload/signals.h"
 
 namespace {
 
 using IterateFn = int (*)(int (*)(dl_phdr_info*, size_t, void*), void*);
-using SigprocmaskFn = int (*)(int, const sigset_t*, sigset_t*);
 
-std::atomic<IterateFn> g_real_iterate{nullptr};
-std::atomic<SigprocmaskFn> g_real_sigprocmask{nullptr};
+constinit std::atomic<IterateFn> g_real_iterate{nullptr};
 
 // Resolves libc's definition once. Not for the signal handler: dlsym.
 template <typename Fn>
@@ -86,13 +85,12 @@ int dl_iterate_phdr(int (*callback)(dl_phdr_info*, size_t, void*), void* data) {
 }
 
 // Handler-safe when reached from our handler: changes nothing, reports a
-// full mask (the handler's own); otherwise libc's.
+// full mask (the handler's own); otherwise the program's (signals.cc).
 extern "C" __attribute__((visibility("default")))  // interposes libc's
 int sigprocmask(int how, const sigset_t* set, sigset_t* old) {
   if (profpre::t_in_unwind) {
     if (old != nullptr) sigfillset(old);
     return 0;
   }
-  SigprocmaskFn real = next_definition(g_real_sigprocmask, "sigprocmask");
-  return real(how, set, old);
+  return profpre::program_sigprocmask(how, set, old);
 }

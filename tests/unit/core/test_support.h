@@ -35,6 +35,8 @@ class Sampling {
     profpre::g_sampling.store(true);
     timer_ = profpre::timer_arm_thread(gettid_raw(), SIGPROF, 1000000000 / hz,
                                        profpre::timer_random());
+    // The handler samples only signals from the slot's own timer.
+    slot_->timer_id.store(timer_);
   }
   ~Sampling() { stop(); }
   Sampling(const Sampling&) = delete;
