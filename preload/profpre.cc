@@ -21,6 +21,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <exception>
@@ -36,6 +37,7 @@
 #include "encoder/profile_builder.h"
 #include "preload/config.h"
 #include "preload/log.h"
+#include "preload/naming.h"
 #include "preload/runtime.h"
 #include "preload/signals.h"
 #include "symbolize/maps.h"
@@ -55,6 +57,17 @@ constinit struct sigaction g_previous_action = {};
 constinit int64_t g_start_wall_ns = 0;
 constinit int64_t g_start_mono_ns = 0;
 constinit std::atomic<bool> g_timer_error_logged{false};
+// This process image: its pid (to tell a vfork child, which shares our
+// memory, from us), whether it is the root of the tree, its exec sequence.
+constinit ImageIdentity g_identity{};
+// Profiles this process has written, across the images of one exec chain.
+constinit std::atomic<int> g_files_written{0};
+
+// What a write is for: an image that is about to exec and recorded nothing
+// leaves no file; the program it becomes writes its own.
+struct WriteRequest {
+  bool skip_if_empty = false;
+};
 
 using PthreadCreateFn = int (*)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
 constinit std::atomic<PthreadCreateFn> g_real_pthread_create{nullptr};
@@ -178,7 +191,8 @@ void log_stats(const CollectorStats& s, int64_t build_ns, size_t bytes) {
       .emit();
 }
 
-void build_and_write(Snapshot& snapshot) {
+void build_and_write(Snapshot& snapshot, const WriteRequest& request) {
+  if (request.skip_if_empty && snapshot.stacks.empty()) return;
   int64_t build_start = clock_ns(CLOCK_MONOTONIC);
   BuildOptions options;
   options.period_ns = g_config.period_ns;
@@ -201,14 +215,15 @@ void build_and_write(Snapshot& snapshot) {
     LogLine().add("cannot write the profile: ").add(error).emit();
     return;
   }
+  g_files_written.fetch_add(1);
   if (g_config.stats) log_stats(snapshot.stats, clock_ns(CLOCK_MONOTONIC) - build_start, gz.size());
   if (g_config.verbose) LogLine().add("wrote ").add(g_out_path).emit();
 }
 
 // Runs on the collector thread. Nothing may escape into the program.
-void finish_on_collector(Snapshot& snapshot, void*) {
+void finish_on_collector(Snapshot& snapshot, void* request) {
   try {
-    build_and_write(snapshot);
+    build_and_write(snapshot, *static_cast<const WriteRequest*>(request));
   } catch (const std::exception& e) {
     LogLine().add("cannot write the profile: ").add(e.what()).emit();
   } catch (...) {
@@ -227,17 +242,20 @@ void stop_sampling() {
 
 // Writes the profile once per process image; later calls return at once.
 // Handler-safe on the calling side when timeout_ms bounds the wait.
-void stop_and_write(int timeout_ms) {
+void stop_and_write(int timeout_ms, const WriteRequest& request = {}) {
   int expected = kRunning;
   if (!g_phase.compare_exchange_strong(expected, kStopped)) return;
   stop_sampling();
-  collector_finish(finish_on_collector, nullptr, timeout_ms);
+  WriteRequest copy = request;  // lives until the collector is done with it
+  collector_finish(finish_on_collector, &copy, timeout_ms);
 }
 
 void at_exit() { stop_and_write(-1); }
 
-bool set_output_path(pid_t pid) {
-  if (expand_output_path(g_config.out_pattern, pid, g_out_path, sizeof g_out_path)) return true;
+bool set_output_path() {
+  if (output_path_for(g_config.out_pattern, g_identity, g_out_path, sizeof g_out_path)) {
+    return true;
+  }
   LogLine().add("PROF_OUT: path too long once expanded; not profiling").emit();
   return false;
 }
@@ -256,7 +274,9 @@ void after_fork_in_child() {
   t_exiting = false;
   g_start_wall_ns = clock_ns(CLOCK_REALTIME);
   g_start_mono_ns = clock_ns(CLOCK_MONOTONIC);
-  if (!set_output_path(getpid()) || !collector_start(real_pthread_create)) {
+  g_identity = ImageIdentity{getpid(), false, 0};
+  g_files_written.store(0);
+  if (!set_output_path() || !collector_start(real_pthread_create)) {
     g_phase.store(kStopped);
     return;
   }
@@ -264,9 +284,37 @@ void after_fork_in_child() {
   register_thread(current_tid(), true);
 }
 
+// True when our parent process has this library loaded: then we are part of
+// a profiled tree, not its root. Not for the signal handler: allocates.
+bool parent_is_profiled() {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/maps", static_cast<int>(getppid()));
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  std::string maps;
+  char buf[8192];
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) maps.append(buf, static_cast<size_t>(n));
+  close(fd);
+  return maps.find("/libprofpre.so\n") != std::string::npos;
+}
+
+// Who this image is; takes the exec sequence an earlier image of this
+// process left in the environment out of it, unseen by the program.
+ImageIdentity identify_image() {
+  ImageIdentity identity{getpid(), !parent_is_profiled(), 0};
+  if (const char* seq = getenv(kExecSeqVariable)) {
+    identity.exec_seq = parse_exec_seq(seq, identity.pid);
+    unsetenv(kExecSeqVariable);
+  }
+  return identity;
+}
+
 bool start() {
   config_load(&g_config);
-  if (!g_config.active || !set_output_path(getpid())) return false;
+  if (!g_config.active) return false;
+  g_identity = identify_image();
+  g_files_written.store(g_identity.exec_seq);
+  if (!set_output_path()) return false;
   if (!slot_pool_init()) {
     LogLine().add("cannot map sample buffers: ").add_errno(errno).add("; not profiling").emit();
     return false;
@@ -311,6 +359,33 @@ void runtime_register_current_thread() {
 }
 
 void runtime_write_before_death(int timeout_ms) { stop_and_write(timeout_ms); }
+
+bool runtime_is_this_process() { return getpid() == g_identity.pid; }
+
+int runtime_before_exec() {
+  if (!runtime_active() || !runtime_is_this_process()) return -1;
+  WriteRequest request;
+  request.skip_if_empty = true;
+  stop_and_write(-1, request);
+  return g_files_written.load();
+}
+
+void runtime_after_failed_exec() {
+  if (g_phase.load() != kStopped || !runtime_is_this_process()) return;
+  // The next profile of this image must not replace the one just written.
+  g_identity.exec_seq = g_files_written.load();
+  if (!set_output_path() || !collector_start(real_pthread_create)) return;
+  g_phase.store(kRunning);
+  g_sampling.store(true, std::memory_order_release);
+  slot_for_each([](ThreadSlot* slot) {
+    pid_t tid = slot->tid.load(std::memory_order_relaxed);
+    if (slot->state.load(std::memory_order_acquire) == kActive && tid != 0) arm_timer(slot, tid);
+  });
+}
+
+void runtime_before_exit() {
+  if (runtime_is_this_process()) stop_and_write(kTerminationWriteTimeoutMs);
+}
 
 int real_pthread_create(pthread_t* thread, const pthread_attr_t* attr, void* (*start)(void*),
                         void* arg) {

@@ -19,6 +19,24 @@ void runtime_register_current_thread();
 // the bound.
 void runtime_write_before_death(int timeout_ms);
 
+// True unless the caller is a vfork child sharing our memory.
+// Handler-safe: getpid is a system call.
+bool runtime_is_this_process();
+
+// Before an exec: writes this image's profile (none if it recorded nothing)
+// and returns how many profiles this process has written, which the next
+// image needs for its name; -1 when there is nothing to do (not profiling,
+// or a vfork child). Not for the signal handler: blocks.
+int runtime_before_exec();
+
+// After an exec that failed: profiling resumes, into a new file.
+// Not for the signal handler: starts a thread.
+void runtime_after_failed_exec();
+
+// Before _exit: writes the profile, waiting a bounded time (the caller may
+// be a signal handler). Not for the signal handler of ours.
+void runtime_before_exit();
+
 // glibc's pthread_create, found once with dlsym(RTLD_NEXT). Not for the
 // signal handler: may call dlsym.
 int real_pthread_create(pthread_t* thread, const pthread_attr_t* attr,
