@@ -40,6 +40,7 @@
 #include "preload/naming.h"
 #include "preload/runtime.h"
 #include "preload/signals.h"
+#include "preload/unloaded.h"
 #include "symbolize/maps.h"
 #include "symbolize/symbolizer.h"
 
@@ -191,6 +192,20 @@ void log_stats(const CollectorStats& s, int64_t build_ns, size_t bytes) {
       .emit();
 }
 
+// Libraries dlclose unloaded: their segments join the maps, unless another
+// library has taken their addresses since, and the symbolizer reopens them.
+void add_unloaded_modules(std::vector<MapEntry>* maps, Symbolizer& symbolizer) {
+  for (const UnloadedModule& m : unloaded_modules()) {
+    bool reused = false;
+    for (const MapEntry& seg : m.segments) {
+      for (const MapEntry& e : *maps) reused |= e.start < seg.limit && seg.start < e.limit;
+    }
+    if (reused) continue;
+    maps->insert(maps->end(), m.segments.begin(), m.segments.end());
+    symbolizer.add_unloaded_module(m.path, m.load_bias);
+  }
+}
+
 void build_and_write(Snapshot& snapshot, const WriteRequest& request) {
   if (request.skip_if_empty && snapshot.stacks.empty()) return;
   int64_t build_start = clock_ns(CLOCK_MONOTONIC);
@@ -202,7 +217,9 @@ void build_and_write(Snapshot& snapshot, const WriteRequest& request) {
   options.comments = identity_comments(options.main_executable);
 
   Symbolizer symbolizer;
-  Profile profile = build_profile(snapshot, read_maps(), symbolizer, options);
+  std::vector<MapEntry> maps = read_maps();
+  add_unloaded_modules(&maps, symbolizer);
+  Profile profile = build_profile(snapshot, maps, symbolizer, options);
   std::string encoded = encode_profile(profile);
   if (encoded.empty()) {  // a real encoding holds at least the string table
     LogLine().add("cannot write the profile: out of memory while encoding").emit();
@@ -270,6 +287,7 @@ void after_fork_in_child() {
   g_lost_no_slot.store(0);
   g_lost_no_slot_weight.store(0);
   collector_forget_after_fork();
+  forget_unloaded_modules();
   t_slot = nullptr;
   t_exiting = false;
   g_start_wall_ns = clock_ns(CLOCK_REALTIME);
