@@ -22,6 +22,7 @@
 #include <ctime>
 #include <climits>
 #include <cstdint>
+#include <random>
 #include <unordered_map>
 
 #include "core/handler.h"
@@ -74,18 +75,26 @@ bool thread_is_gone(pid_t tid) {
 // The aggregate: one entry per distinct (tid, stack), in first-seen order.
 class Aggregate {
  public:
-  void add(pid_t tid, const uint64_t* pcs, uint32_t depth, int64_t count, int64_t weight) {
+  // Adds to the entry of (tid, pcs) and returns its index.
+  size_t add(pid_t tid, const uint64_t* pcs, uint32_t depth, int64_t count, int64_t weight) {
     key_.assign(reinterpret_cast<const char*>(&tid), sizeof tid);
     key_.append(reinterpret_cast<const char*>(pcs), depth * sizeof(uint64_t));
     auto [it, inserted] = index_.try_emplace(key_, stacks_.size());
     if (inserted) stacks_.push_back(AggregatedStack{tid, {pcs, pcs + depth}, 0, 0});
     stacks_[it->second].count += count;
     stacks_[it->second].weight += weight;
+    return it->second;
   }
+
+  void add_weight(size_t index, int64_t weight) { stacks_[index].weight += weight; }
+  const std::vector<uint64_t>& pcs_of(size_t index) const { return stacks_[index].pcs; }
+  int64_t weight_of(size_t index) const { return stacks_[index].weight; }
 
   std::vector<AggregatedStack> take() {
     index_.clear();
-    return std::move(stacks_);
+    std::vector<AggregatedStack> taken = std::move(stacks_);
+    stacks_.clear();
+    return taken;
   }
 
   size_t approximate_bytes() const {
@@ -104,11 +113,69 @@ struct CollectorState {
   Aggregate aggregate;
   CollectorStats stats;
   std::unordered_map<pid_t, std::string> names;
+  // Each thread's most recent stack, where its owed periods are shown.
+  std::unordered_map<pid_t, size_t> last_stack;
+  // The stacks sampled in threads started at each routine, and the owed
+  // periods of such threads that ended before a sample of their own; these
+  // are placed at the snapshot, when the most siblings have been seen.
+  std::unordered_map<uint64_t, std::vector<size_t>> sibling_stacks;
+  struct Owed {
+    pid_t tid;
+    uint64_t start_pc;
+    int64_t periods;
+  };
+  std::vector<Owed> unplaced;
+  std::minstd_rand random{0x5eed};
   std::vector<uint64_t> scratch = std::vector<uint64_t>(kMaxRecordWords);
   int passes = 0;
 };
 
 constinit CollectorState* g_state = nullptr;
+
+// CPU the kernel never signalled (core/accounting.h) is shown at the
+// thread's last sampled stack. A thread that ended before any sample of its
+// own waits for place_unsampled.
+void settle_owed(ThreadSlot* slot, CollectorState& st) {
+  auto owed = static_cast<int64_t>(slot->owed_periods.exchange(0, std::memory_order_acq_rel));
+  if (owed == 0) return;
+  pid_t tid = slot->tid.load(std::memory_order_relaxed);
+  auto last = st.last_stack.find(tid);
+  if (last != st.last_stack.end()) {
+    st.aggregate.add_weight(last->second, owed);
+    return;
+  }
+  st.unplaced.push_back({tid, slot->start_pc.load(std::memory_order_relaxed), owed});
+}
+
+// Threads started at one routine do alike (a swarm): each that ended before
+// a sample of its own is shown, under its own tid, at the first stack of a
+// sibling drawn with probability proportional to that sibling's CPU, which
+// keeps the expected CPU of every stack right. With no sampled sibling, its
+// start routine; with no start routine either, a pseudo-frame.
+void place_unsampled(CollectorState& st) {
+  for (const CollectorState::Owed& owed : st.unplaced) {
+    auto siblings = st.sibling_stacks.find(owed.start_pc);
+    if (owed.start_pc == 0 || siblings == st.sibling_stacks.end()) {
+      uint64_t pc = owed.start_pc != 0 ? owed.start_pc : kPcNeverSampled;
+      st.aggregate.add(owed.tid, &pc, 1, 0, owed.periods);
+      continue;
+    }
+    int64_t total = 0;
+    for (size_t i : siblings->second) total += st.aggregate.weight_of(i);
+    int64_t draw = static_cast<int64_t>(st.random() % static_cast<uint64_t>(total));
+    size_t chosen = siblings->second.back();
+    for (size_t i : siblings->second) {
+      draw -= st.aggregate.weight_of(i);
+      if (draw < 0) {
+        chosen = i;
+        break;
+      }
+    }
+    std::vector<uint64_t> pcs = st.aggregate.pcs_of(chosen);
+    st.aggregate.add(owed.tid, pcs.data(), static_cast<uint32_t>(pcs.size()), 0, owed.periods);
+  }
+  st.unplaced.clear();
+}
 
 void harvest_counters(ThreadSlot* slot, CollectorState& st) {
   SlotCounters& c = slot->counters;
@@ -123,6 +190,7 @@ void harvest_counters(ThreadSlot* slot, CollectorState& st) {
   for (int b = 0; b < kLatencyBuckets; ++b) {
     st.stats.latency[b] += c.latency[b].exchange(0, std::memory_order_relaxed);
   }
+  settle_owed(slot, st);
   if (lost > 0) {
     pid_t tid = slot->tid.load(std::memory_order_relaxed);
     st.aggregate.add(tid, &kPcLostBufferFull, 1, static_cast<int64_t>(lost),
@@ -132,13 +200,17 @@ void harvest_counters(ThreadSlot* slot, CollectorState& st) {
 
 void drain_ring(ThreadSlot* slot, CollectorState& st) {
   pid_t tid = slot->tid.load(std::memory_order_relaxed);
+  uint64_t start = slot->start_pc.load(std::memory_order_relaxed);
   uint64_t head = slot->head.load(std::memory_order_acquire);
   uint64_t tail = slot->tail.load(std::memory_order_relaxed);
   while (tail < head) {
     uint64_t header = slot->ring[tail % kRingWords];
     uint32_t depth = record_depth(header);
     for (uint32_t i = 0; i < depth; ++i) st.scratch[i] = slot->ring[(tail + 1 + i) % kRingWords];
-    st.aggregate.add(tid, st.scratch.data(), depth, 1, record_weight(header));
+    size_t index = st.aggregate.add(tid, st.scratch.data(), depth, 1, record_weight(header));
+    auto [last, first_sample] = st.last_stack.insert_or_assign(tid, index);
+    (void)last;
+    if (start != 0 && first_sample) st.sibling_stacks[start].push_back(index);
     tail += 1 + depth;
   }
   slot->tail.store(tail, std::memory_order_release);
@@ -196,8 +268,11 @@ void pass(CollectorState& st, bool final_pass) {
 }
 
 Snapshot take_snapshot(CollectorState& st) {
+  place_unsampled(st);
   Snapshot snapshot;
   snapshot.stacks = st.aggregate.take();
+  st.last_stack.clear();
+  st.sibling_stacks.clear();
   snapshot.stats = st.stats;
   for (const auto& [tid, name] : st.names) snapshot.thread_names.emplace_back(tid, name);
   return snapshot;

@@ -62,15 +62,19 @@ ThreadSlot* current_slot() {
   return t_slot;
 }
 
-// The slot whose timer sent this signal, or null when the signal is not
-// from one of our live timers. Handler-safe: see current_slot.
-ThreadSlot* sampling_slot(const siginfo_t* info) {
-  if (info->si_code != SI_TIMER || !g_sampling.load(std::memory_order_acquire)) return nullptr;
-  ThreadSlot* slot = current_slot();
+enum class Disposition { kSample, kForeign };
+
+// Whether this signal is a sample for the calling thread or the program's.
+// Handler-safe: see current_slot.
+Disposition classify(const siginfo_t* info, ThreadSlot** out) {
+  if (info->si_code != SI_TIMER) return Disposition::kForeign;
+  bool sampling = g_sampling.load(std::memory_order_acquire);
+  ThreadSlot* slot = sampling ? current_slot() : nullptr;
   if (slot == nullptr || slot->timer_id.load(std::memory_order_relaxed) != info->si_timerid) {
-    return nullptr;
+    return Disposition::kForeign;
   }
-  return slot;
+  *out = slot;
+  return Disposition::kSample;
 }
 
 // Handler-safe: writes only this thread's ring and counters.
@@ -153,17 +157,18 @@ uint32_t unwind_into(ThreadSlot* slot, uint64_t pos, void* ucontext) {
 void sampling_handler(int signo, siginfo_t* info, void* ucontext) {
   ErrnoGuard errno_guard;
   if (info == nullptr) return;
-  ThreadSlot* slot = sampling_slot(info);
-  if (slot == nullptr) {
+  uint32_t weight = 1 + (info->si_overrun > 0 ? static_cast<uint32_t>(info->si_overrun) : 0);
+  ThreadSlot* slot = nullptr;
+  if (classify(info, &slot) == Disposition::kForeign) {
     ForeignSignalFn forward = g_foreign_signal.load(std::memory_order_acquire);
     if (forward != nullptr) forward(signo, info, ucontext);
     return;
   }
 
   uint64_t start = monotonic_ns();
-  uint32_t weight = 1 + (info->si_overrun > 0 ? static_cast<uint32_t>(info->si_overrun) : 0);
   slot->counters.overruns.fetch_add(weight - 1, std::memory_order_relaxed);
   record_sample(slot, ucontext, weight);
+  slot->own_periods.fetch_add(weight, std::memory_order_relaxed);
 
   uint64_t elapsed = monotonic_ns() - start;
   slot->counters.handler_ns.fetch_add(elapsed, std::memory_order_relaxed);

@@ -117,6 +117,10 @@ void slot_release(ThreadSlot* slot) {
   std::memset(slot->name, 0, sizeof slot->name);
   slot->head.store(0, std::memory_order_relaxed);
   slot->tail.store(0, std::memory_order_relaxed);
+  slot->origin_ns.store(0, std::memory_order_relaxed);
+  slot->own_periods.store(0, std::memory_order_relaxed);
+  slot->owed_periods.store(0, std::memory_order_relaxed);
+  slot->start_pc.store(0, std::memory_order_relaxed);
   slot->state.store(kFree, std::memory_order_release);
 }
 

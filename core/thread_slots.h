@@ -38,7 +38,8 @@ inline constexpr uint64_t kPcLostBufferFull = 1;  // ring had no room
 inline constexpr uint64_t kPcUnwindFailed = 2;    // stack walk stopped on an error
 inline constexpr uint64_t kPcTruncated = 3;       // deeper than kMaxFrames
 inline constexpr uint64_t kPcLostNoSlot = 4;      // no free slot for the thread
-inline constexpr uint64_t kPcLastPseudo = 4;
+inline constexpr uint64_t kPcNeverSampled = 5;    // CPU of a thread no sample hit
+inline constexpr uint64_t kPcLastPseudo = 5;
 
 inline constexpr bool is_pseudo_pc(uint64_t pc) { return pc != 0 && pc <= kPcLastPseudo; }
 
@@ -83,6 +84,16 @@ struct ThreadSlot {
   std::atomic<uint64_t> head{0};
   // Consumer side: only the collector writes tail.
   std::atomic<uint64_t> tail{0};
+
+  // The thread's own timer, for settling at its end what the kernel never
+  // delivered (a CPU timer fires only on a tick the thread is running at):
+  // where on the thread's CPU clock its first expiry fell, the periods its
+  // signals brought, and the periods settled but not yet collected.
+  std::atomic<uint64_t> origin_ns{0};  // 0: no timer of its own
+  std::atomic<uint64_t> own_periods{0};
+  std::atomic<uint64_t> owed_periods{0};
+  // The thread's start routine, where CPU no sample saw is shown.
+  std::atomic<uint64_t> start_pc{0};
 
   SlotCounters counters;
   uint64_t ring[kRingWords];

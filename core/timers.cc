@@ -20,16 +20,9 @@ clockid_t thread_cpu_clock(pid_t tid) {
 
 constinit thread_local uint64_t t_random_state = 0;
 
-}  // namespace
-
-int timer_arm_thread(pid_t tid, int signo, int64_t period_ns, uint64_t random) {
-  sigevent event{};
-  event.sigev_notify = SIGEV_THREAD_ID;
-  event.sigev_signo = signo;
-  event._sigev_un._tid = tid;
-  int timer_id = -1;
-  if (syscall(SYS_timer_create, thread_cpu_clock(tid), &event, &timer_id) != 0) return -1;
-
+// Starts `timer_id` with a first expiry uniform in (0, period] and then
+// every period; deletes it when that fails.
+int start_timer(int timer_id, int64_t period_ns, uint64_t random) {
   int64_t first = 1 + static_cast<int64_t>(random % static_cast<uint64_t>(period_ns));
   itimerspec spec{};
   spec.it_interval.tv_sec = period_ns / 1000000000;
@@ -43,6 +36,24 @@ int timer_arm_thread(pid_t tid, int signo, int64_t period_ns, uint64_t random) {
     return -1;
   }
   return timer_id;
+}
+
+}  // namespace
+
+int timer_arm_thread(pid_t tid, int signo, int64_t period_ns, uint64_t random) {
+  sigevent event{};
+  event.sigev_notify = SIGEV_THREAD_ID;
+  event.sigev_signo = signo;
+  event._sigev_un._tid = tid;
+  int timer_id = -1;
+  if (syscall(SYS_timer_create, thread_cpu_clock(tid), &event, &timer_id) != 0) return -1;
+  return start_timer(timer_id, period_ns, random);
+}
+
+uint64_t thread_cpu_ns(pid_t tid) {
+  timespec ts{};
+  if (clock_gettime(thread_cpu_clock(tid), &ts) != 0) return 0;
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 void timer_disarm(int timer_id) {

@@ -20,6 +20,10 @@ namespace profpre {
 // errno set. Handler-safe: system calls only (not called from it today).
 int timer_arm_thread(pid_t tid, int signo, int64_t period_ns, uint64_t random);
 
+// A thread's CPU time in ns, read through its clock id; 0 when the thread is
+// gone. Handler-safe: one system call.
+uint64_t thread_cpu_ns(pid_t tid);
+
 // Deletes a timer made by timer_arm_thread. Handler-safe: one system call.
 void timer_disarm(int timer_id);
 

@@ -34,7 +34,7 @@ void* start_trampoline(void* raw) {
   // signal would otherwise leave its workers unsampled for good.
   profpre::unblock_sampling_signal();
   profpre::set_thread_believes_sampling_blocked(start.believes_blocked);
-  profpre::runtime_register_current_thread();
+  profpre::runtime_register_current_thread(start.start);
   return start.start(start.arg);
 }
 

@@ -27,6 +27,7 @@
 #include <exception>
 #include <string>
 
+#include "core/accounting.h"
 #include "core/collector.h"
 #include "core/handler.h"
 #include "core/thread_slots.h"
@@ -85,30 +86,31 @@ pid_t current_tid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
 // thread_local destructors, whose CPU time is still sampled.
 void thread_exit_hook(void* raw) {
   auto* slot = static_cast<ThreadSlot*>(raw);
-  timer_disarm(slot->timer_id.exchange(-1, std::memory_order_acq_rel));
-  // A signal still pending must neither write this slot once it is handed
-  // over nor claim a new one.
+  // First: from here no signal may sample this thread, claim a slot for it
+  // or give it a timer (which would outlive it).
   t_exiting = true;
   std::atomic_signal_fence(std::memory_order_seq_cst);
+  timer_disarm(slot->timer_id.exchange(-1, std::memory_order_acq_rel));
+  settle_slot(slot, g_config.period_ns);
   t_slot = nullptr;
   prctl(PR_GET_NAME, slot->name, 0, 0, 0);
   slot->state.store(kExited, std::memory_order_release);
 }
 
 void arm_timer(ThreadSlot* slot, pid_t tid) {
-  int id = timer_arm_thread(tid, g_config.signo, g_config.period_ns, timer_random());
-  if (id >= 0) {
-    slot->timer_id.store(id, std::memory_order_release);
-  } else if (!g_timer_error_logged.exchange(true)) {
+  if (!arm_slot_timer(slot, tid, g_config.signo, g_config.period_ns) &&
+      !g_timer_error_logged.exchange(true)) {
     LogLine().add("cannot create a CPU timer for thread ").add_int(tid).add(": ")
         .add_errno(errno).add("; it is not sampled").emit();
   }
 }
 
-void register_thread(pid_t tid, bool is_current) {
+// Gives a thread a slot and its own timer; `start_pc` is its start routine.
+void register_thread(pid_t tid, bool is_current, uint64_t start_pc = 0) {
   slot_pool_reserve();
   ThreadSlot* slot = slot_claim(tid);
   if (slot == nullptr) return;  // its samples, if any, count as lost
+  slot->start_pc.store(start_pc, std::memory_order_relaxed);
   if (is_current) {
     t_slot = slot;
     t_exiting = false;
@@ -254,6 +256,9 @@ void stop_sampling() {
   g_sampling.store(false, std::memory_order_release);
   slot_for_each([](ThreadSlot* slot) {
     timer_disarm(slot->timer_id.exchange(-1, std::memory_order_acq_rel));
+    if (slot->state.load(std::memory_order_acquire) == kActive) {
+      settle_slot(slot, g_config.period_ns);
+    }
   });
 }
 
@@ -372,8 +377,10 @@ __attribute__((constructor)) void profpre_constructor() { start(); }
 
 bool runtime_active() { return g_phase.load(std::memory_order_acquire) == kRunning; }
 
-void runtime_register_current_thread() {
-  if (runtime_active()) register_thread(current_tid(), true);
+void runtime_register_current_thread(void* (*start_routine)(void*)) {
+  if (runtime_active()) {
+    register_thread(current_tid(), true, reinterpret_cast<uint64_t>(start_routine));
+  }
 }
 
 void runtime_write_before_death(int timeout_ms) { stop_and_write(timeout_ms); }

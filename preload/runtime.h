@@ -9,8 +9,9 @@ namespace profpre {
 bool runtime_active();
 
 // Gives the calling thread a slot and a CPU timer, and an exit hook that
-// hands its samples over. Not for the signal handler: may map memory.
-void runtime_register_current_thread();
+// hands its samples over; `start_routine` is where CPU that no sample saw is
+// shown. Not for the signal handler: may map memory.
+void runtime_register_current_thread(void* (*start_routine)(void*));
 
 // Stops sampling and writes the profile before the process dies of a
 // signal, waiting at most `timeout_ms`. Handler-safe on the calling side:
