@@ -8,6 +8,8 @@ packages=(
   libunwind-dev libdw-dev libelf-dev zlib1g-dev catch2
   golang-go                 # go tool pprof: the independent reader in the tests
   libgoogle-perftools-dev   # gperftools' libprofiler.so, for side-by-side benchmarks
+  chromium                  # headless browser: the e2e-cli test renders flame graphs in it
+  make                      # the e2e-cli test profiles a `make -j2` build
 )
 
 missing=()
