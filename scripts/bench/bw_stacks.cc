@@ -1,0 +1,112 @@
+// Ground truth: many distinct stacks from a known set of functions, for the
+// cost of writing the profile at exit. A tree of 3 levels of BW_STACKS_WIDTH
+// distinct functions (template instances, each with code of its own) is
+// walked along random paths: every call of bw_stacks_walk picks one of
+// WIDTH^3 stacks and burns one unit of work in its leaf. Built twice, with
+// widths 16 and 64, so that the second has about four times as many distinct
+// addresses. Prints the CPU of bw_stacks_walk (all threads, each from its own
+// CLOCK_THREAD_CPUTIME_ID) and the width.
+//
+//   bw_stacks [seconds of CPU per thread, default 1.0] [threads, default 2]
+#include <pthread.h>
+
+#include <array>
+#include <utility>
+
+#include "scripts/bench/workload.h"
+
+#ifndef BW_STACKS_WIDTH
+#define BW_STACKS_WIDTH 16
+#endif
+
+namespace {
+
+constexpr int kWidth = BW_STACKS_WIDTH;
+constexpr int kLevels = 3;
+
+using NodeFn = int64_t (*)(uint64_t path);
+
+template <int Level, int Index>
+int64_t node(uint64_t path);
+
+template <int Level, size_t... Index>
+constexpr std::array<NodeFn, kWidth> make_level(std::index_sequence<Index...>) {
+  return {&node<Level, static_cast<int>(Index)>...};
+}
+
+template <int Level>
+constexpr std::array<NodeFn, kWidth> kLevel = make_level<Level>(std::make_index_sequence<kWidth>{});
+
+// noipa: every instance stays a real frame with code of its own (no inlining,
+// cloning or identical-code folding), so each adds distinct addresses.
+template <int Level, int Index>
+__attribute__((noipa)) int64_t node(uint64_t path) {
+  bw::g_sink = bw::g_sink + Level * 1000 + Index;
+  if constexpr (Level + 1 == kLevels) {
+    bw::work_unit();
+    return 1;
+  } else {
+    int64_t units = kLevel<Level + 1>[path % kWidth](path / kWidth);
+    bw::g_sink = bw::g_sink + Index;  // after the call: not a tail call
+    return units;
+  }
+}
+
+struct Job {
+  int64_t budget_ns;
+  uint64_t seed;
+  bw::Burned done;
+};
+
+}  // namespace
+
+extern "C" __attribute__((noipa)) bw::Burned bw_stacks_walk(int64_t budget_ns, uint64_t seed) {
+  bw::Burned done;
+  int64_t start = bw::thread_cpu_ns();
+  uint64_t state = seed;
+  while (done.cpu_ns < budget_ns) {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    done.units += kLevel<0>[state % kWidth](state / kWidth);
+    done.cpu_ns = bw::thread_cpu_ns() - start;
+  }
+  return done;
+}
+
+namespace {
+
+void* run_job(void* raw) {
+  auto* job = static_cast<Job*>(raw);
+  job->done = bw_stacks_walk(job->budget_ns, job->seed);
+  return nullptr;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int64_t start = bw::clock_ns(CLOCK_MONOTONIC);
+  int64_t budget_ns = bw::seconds_arg(argc, argv, 1, 1.0);
+  int count = bw::int_arg(argc, argv, 2, 2);
+  if (count < 1 || count > 64) count = 2;
+
+  Job jobs[64];
+  pthread_t threads[64];
+  for (int i = 0; i < count; ++i) {
+    jobs[i] = Job{budget_ns, 0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(i + 1), {}};
+    if (pthread_create(&threads[i], nullptr, run_job, &jobs[i]) != 0) abort();
+  }
+  bw::Burned all;
+  for (int i = 0; i < count; ++i) {
+    pthread_join(threads[i], nullptr);
+    all.cpu_ns += jobs[i].done.cpu_ns;
+    all.units += jobs[i].done.units;
+  }
+
+  bw::TruthLine truth(start);
+  truth.function("bw_stacks_walk", all.cpu_ns);
+  truth.extra("width", kWidth);
+  truth.extra("threads", count);
+  truth.print(all.units, bw::rusage_cpu_s(RUSAGE_SELF));
+  return 0;
+}
