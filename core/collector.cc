@@ -232,7 +232,7 @@ void reap_if_gone(ThreadSlot* slot) {
   pid_t tid = slot->tid.load(std::memory_order_relaxed);
   if (tid == 0 || !thread_is_gone(tid)) return;
   timer_disarm(slot->timer_id.exchange(-1, std::memory_order_acq_rel));
-  slot->state.store(kExited, std::memory_order_release);
+  slot_mark_exited(slot);
 }
 
 void pass(CollectorState& st, bool final_pass) {

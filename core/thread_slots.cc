@@ -24,6 +24,14 @@ namespace {
 
 constexpr int kSpareSlots = 4;
 
+// Free slots across all chunks: kept so that neither a thread start nor a
+// claim has to count them.
+constinit std::atomic<int> g_free_slots{0};
+// Slots in kExited, waiting for their last drain.
+constinit std::atomic<int> g_exited_slots{0};
+// Where the next claim starts looking: just past the last claimed slot.
+constinit std::atomic<int> g_claim_hint{0};
+
 // Serializes chunk creation between the collector and starting threads. A
 // plain spin flag: never taken in the handler.
 constinit std::atomic_flag g_grow_lock = ATOMIC_FLAG_INIT;
@@ -36,19 +44,16 @@ bool map_chunk() {
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (mem == MAP_FAILED) return false;
   auto* chunk = static_cast<ThreadSlot*>(mem);
-  for (int i = 0; i < kSlotsPerChunk; ++i) new (&chunk[i]) ThreadSlot();
+  // Default-initialized: the fields get their initializers and the rings,
+  // zero pages of a fresh mapping, stay untouched until a thread writes.
+  for (int i = 0; i < kSlotsPerChunk; ++i) new (&chunk[i]) ThreadSlot;
+  g_free_slots.fetch_add(kSlotsPerChunk, std::memory_order_release);
   g_slot_chunks[index].store(chunk, std::memory_order_release);
   g_slot_chunk_count.store(index + 1, std::memory_order_release);
   return true;
 }
 
-int free_slots() {
-  int n = 0;
-  slot_for_each([&](ThreadSlot* s) {
-    if (s->state.load(std::memory_order_relaxed) == kFree) ++n;
-  });
-  return n;
-}
+int free_slots() { return g_free_slots.load(std::memory_order_acquire); }
 
 }  // namespace
 
@@ -81,17 +86,24 @@ void slot_pool_reserve() {
 }
 
 ThreadSlot* slot_claim(pid_t tid) {
-  ThreadSlot* found = nullptr;
-  slot_for_each([&](ThreadSlot* s) {
-    if (found != nullptr) return;
+  int total = g_slot_chunk_count.load(std::memory_order_acquire) * kSlotsPerChunk;
+  int start = total > 0 ? g_claim_hint.load(std::memory_order_relaxed) % total : 0;
+  for (int n = 0; n < total; ++n) {
+    int index = (start + n) % total;
+    ThreadSlot* chunk = g_slot_chunks[index / kSlotsPerChunk].load(std::memory_order_acquire);
+    ThreadSlot* s = &chunk[index % kSlotsPerChunk];
     uint32_t expected = kFree;
-    if (s->state.load(std::memory_order_relaxed) != kFree) return;
-    if (!s->state.compare_exchange_strong(expected, kActive, std::memory_order_acq_rel)) return;
-    found = s;
-  });
-  // Until this store slot_find sees tid 0 here, which names no thread.
-  if (found != nullptr) found->tid.store(tid, std::memory_order_release);
-  return found;
+    if (s->state.load(std::memory_order_relaxed) != kFree ||
+        !s->state.compare_exchange_strong(expected, kActive, std::memory_order_acq_rel)) {
+      continue;
+    }
+    g_free_slots.fetch_sub(1, std::memory_order_acq_rel);
+    g_claim_hint.store(index + 1, std::memory_order_relaxed);
+    // Until this store slot_find sees tid 0 here, which names no thread.
+    s->tid.store(tid, std::memory_order_release);
+    return s;
+  }
+  return nullptr;
 }
 
 ThreadSlot* slot_find(pid_t tid) {
@@ -105,7 +117,15 @@ ThreadSlot* slot_find(pid_t tid) {
   return found;
 }
 
+int slot_mark_exited(ThreadSlot* slot) {
+  slot->state.store(kExited, std::memory_order_release);
+  return g_exited_slots.fetch_add(1, std::memory_order_acq_rel) + 1;
+}
+
 void slot_release(ThreadSlot* slot) {
+  if (slot->state.load(std::memory_order_acquire) == kExited) {
+    g_exited_slots.fetch_sub(1, std::memory_order_acq_rel);
+  }
   SlotCounters& c = slot->counters;
   for (auto* counter : {&c.samples, &c.lost_samples, &c.lost_weight, &c.overruns,
                         &c.unwind_failures, &c.truncated, &c.handler_ns}) {
@@ -121,7 +141,16 @@ void slot_release(ThreadSlot* slot) {
   slot->own_periods.store(0, std::memory_order_relaxed);
   slot->owed_periods.store(0, std::memory_order_relaxed);
   slot->start_pc.store(0, std::memory_order_relaxed);
+  // Give the ring's pages back: a swarm of threads passes through many
+  // slots, and only the ones in use should cost memory.
+  auto begin = reinterpret_cast<uintptr_t>(slot->ring);
+  uintptr_t end = begin + sizeof slot->ring;
+  uintptr_t page = 4096;
+  begin = (begin + page - 1) & ~(page - 1);
+  end &= ~(page - 1);
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
   slot->state.store(kFree, std::memory_order_release);
+  g_free_slots.fetch_add(1, std::memory_order_release);
 }
 
 }  // namespace profpre

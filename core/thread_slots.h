@@ -133,6 +133,11 @@ void slot_for_each(Fn&& fn) {
   }
 }
 
+// Marks the calling thread's slot kExited: its thread writes no more.
+// Returns how many exited slots now wait for the collector, which should be
+// woken when they pile up. Handler-safe: atomics.
+int slot_mark_exited(ThreadSlot* slot);
+
 // Resets a slot to kFree after its last drain. Not for the signal handler.
 void slot_release(ThreadSlot* slot);
 

@@ -59,6 +59,7 @@ constinit struct sigaction g_previous_action = {};
 constinit int64_t g_start_wall_ns = 0;
 constinit int64_t g_start_mono_ns = 0;
 constinit std::atomic<bool> g_timer_error_logged{false};
+constexpr int kExitedSlotsBeforeWake = 32;
 // This process image: its pid (to tell a vfork child, which shares our
 // memory, from us), whether it is the root of the tree, its exec sequence.
 constinit ImageIdentity g_identity{};
@@ -94,7 +95,9 @@ void thread_exit_hook(void* raw) {
   settle_slot(slot, g_config.period_ns);
   t_slot = nullptr;
   prctl(PR_GET_NAME, slot->name, 0, 0, 0);
-  slot->state.store(kExited, std::memory_order_release);
+  // A swarm of short threads would otherwise hold slots until the next
+  // periodic pass and make the pool grow.
+  if (slot_mark_exited(slot) > kExitedSlotsBeforeWake) collector_wake();
 }
 
 void arm_timer(ThreadSlot* slot, pid_t tid) {

@@ -60,7 +60,7 @@ TEST_CASE("an exited thread's slot is drained and freed", "[collector]") {
     sampling.stop();
     used = sampling.slot();
     tid = core_test::gettid_raw();
-    used->state.store(profpre::kExited);
+    profpre::slot_mark_exited(used);
   });
   worker.join();
 

@@ -28,7 +28,7 @@ TEST_CASE("a claimed slot is found by its tid until released", "[slots]") {
   CHECK(slot->state.load() == kActive);
   CHECK(slot_find(424242) == slot);
   CHECK(slot_find(424243) == nullptr);
-  slot->state.store(kExited);
+  slot_mark_exited(slot);
   CHECK(slot_find(424242) == nullptr);
   slot_release(slot);
   CHECK(slot->state.load() == kFree);
