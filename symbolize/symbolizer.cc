@@ -2,9 +2,10 @@
 // The modules come from /proc/self/maps (dwfl_linux_proc_report), plus any
 // unloaded module the caller adds back by path and load bias.
 //
-// For an address we find the innermost DWARF scope holding it, walk its
-// parent chain outward, and emit one frame per inlined subroutine, ending at
-// the physical subprogram. The innermost frame's line comes from the line
+// For an address we find its subprogram through an index of its unit's
+// functions built once per unit, descend that function's own tree to the
+// innermost inlined subroutine holding the address, and emit one frame per
+// inlined subroutine, ending at the physical subprogram. The innermost frame's line comes from the line
 // table; each outer frame's line is the call site (DW_AT_call_line) of the
 // inlined subroutine just inside it. Without DWARF for the address we fall
 // back to the ELF symbol table: a name only, so the result is incomplete.
@@ -28,7 +29,12 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <map>
+#include <memory>
+#include <utility>
+#include <vector>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -235,6 +241,10 @@ int64_t call_line(Dwarf_Die* inlined) {
   return static_cast<int64_t>(line);
 }
 
+class UnitIndex;
+// Unit indexes by (module, unit offset), for the life of one Symbolizer.
+using UnitIndexes = std::map<std::pair<void*, Dwarf_Off>, std::unique_ptr<UnitIndex>>;
+
 // The line table's row for an address.
 struct LineRow {
   int64_t line = 0;
@@ -253,30 +263,97 @@ LineRow line_row(Dwarf_Die* cu, Dwarf_Addr pc) {
   return result;
 }
 
-struct FreeDeleter {
-  void operator()(void* p) const { free(p); }
-};
-using ScopeArray = std::unique_ptr<Dwarf_Die[], FreeDeleter>;
+// Every function with code in one compilation unit, by address: built once
+// per unit, so that finding an address's function does not walk the whole
+// unit (a C++ unit carries thousands of DIEs from its headers) each time.
+class UnitIndex {
+ public:
+  explicit UnitIndex(Dwarf_Die* cu) {
+    collect(cu);
+    std::sort(ranges_.begin(), ranges_.end(),
+              [](const Range& a, const Range& b) { return a.low < b.low; });
+  }
 
-// The DIE chain from the innermost scope holding `pc` out to the CU. We
-// cannot take dwarf_getscopes' own array: past the innermost inlined
-// subroutine it lists the scopes of the inlined function's abstract
-// definition, not the functions it was inlined into. dwarf_getscopes_die on
-// the innermost scope gives the physical nesting.
-int physical_scopes(Dwarf_Die* cu, Dwarf_Addr pc, ScopeArray* chain) {
-  Dwarf_Die* scopes = nullptr;
-  int count = dwarf_getscopes(cu, pc, &scopes);
-  ScopeArray found(scopes);
-  if (count <= 0) return 0;
-  Dwarf_Die* nested = nullptr;
-  count = dwarf_getscopes_die(&found[0], &nested);
-  chain->reset(nested);
-  return count < 0 ? 0 : count;
+  // The subprogram whose code holds pc, or null.
+  Dwarf_Die* function_at(Dwarf_Addr pc) {
+    auto after = std::upper_bound(ranges_.begin(), ranges_.end(), pc,
+                                  [](Dwarf_Addr p, const Range& r) { return p < r.low; });
+    if (after == ranges_.begin()) return nullptr;
+    Range& r = *(after - 1);
+    return pc < r.high ? &r.die : nullptr;
+  }
+
+ private:
+  struct Range {
+    Dwarf_Addr low;
+    Dwarf_Addr high;
+    Dwarf_Die die;
+  };
+
+  // Functions are found at the unit's top level and inside the scopes that
+  // only declare things; function bodies are not entered here.
+  void collect(Dwarf_Die* parent) {
+    Dwarf_Die child;
+    if (dwarf_child(parent, &child) != 0) return;
+    do {
+      switch (dwarf_tag(&child)) {
+        case DW_TAG_subprogram: add_ranges(&child); break;
+        case DW_TAG_namespace:
+        case DW_TAG_class_type:
+        case DW_TAG_structure_type:
+        case DW_TAG_union_type:
+        case DW_TAG_module: collect(&child); break;
+        default: break;
+      }
+    } while (dwarf_siblingof(&child, &child) == 0);
+  }
+
+  void add_ranges(Dwarf_Die* die) {
+    Dwarf_Addr base = 0;
+    Dwarf_Addr low = 0;
+    Dwarf_Addr high = 0;
+    for (ptrdiff_t offset = 0; (offset = dwarf_ranges(die, offset, &base, &low, &high)) > 0;) {
+      ranges_.push_back({low, high, *die});
+    }
+  }
+
+  std::vector<Range> ranges_;
+};
+
+bool has_code_attributes(Dwarf_Die* die) {
+  return dwarf_hasattr(die, DW_AT_low_pc) || dwarf_hasattr(die, DW_AT_ranges);
+}
+
+// Appends the inlined subroutines holding pc inside `scope`, outermost
+// first. Lexical blocks are passed through; one without code of its own
+// (no address attributes) is looked into as it stands.
+void inline_path(Dwarf_Die* scope, Dwarf_Addr pc, std::vector<Dwarf_Die>* path) {
+  Dwarf_Die child;
+  if (dwarf_child(scope, &child) != 0) return;
+  do {
+    int tag = dwarf_tag(&child);
+    if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_lexical_block &&
+        tag != DW_TAG_try_block && tag != DW_TAG_catch_block) {
+      continue;
+    }
+    bool coded = has_code_attributes(&child);
+    if (coded && dwarf_haspc(&child, pc) <= 0) continue;
+    if (!coded) {
+      size_t before = path->size();
+      inline_path(&child, pc, path);
+      if (path->size() > before) return;
+      continue;
+    }
+    if (tag == DW_TAG_inlined_subroutine) path->push_back(child);
+    inline_path(&child, pc, path);
+    return;
+  } while (dwarf_siblingof(&child, &child) == 0);
 }
 
 // The frames DWARF gives for `address`, innermost first, and the line
 // table's row for it.
-std::vector<SourceFrame> dwarf_frames(Dwfl_Module* mod, Dwarf_Addr address, LineRow* row) {
+std::vector<SourceFrame> dwarf_frames(Dwfl_Module* mod, Dwarf_Addr address, LineRow* row,
+                                      UnitIndexes& indexes) {
   Dwarf_Addr bias = 0;
   Dwarf_Die* cu = dwfl_module_addrdie(mod, address, &bias);
   if (cu == nullptr) return {};
@@ -285,20 +362,25 @@ std::vector<SourceFrame> dwarf_frames(Dwfl_Module* mod, Dwarf_Addr address, Line
   // libdw may hand back a neighbouring unit for code that has none (crt's
   // _start): its line table would then name a line of some other file.
   if (dwarf_haspc(cu, pc) <= 0) return {};
-  ScopeArray chain;
-  int count = physical_scopes(cu, pc, &chain);
   *row = line_row(cu, pc);
 
+  auto key = std::make_pair(static_cast<void*>(mod), dwarf_dieoffset(cu));
+  auto found = indexes.find(key);
+  if (found == indexes.end()) found = indexes.emplace(key, std::make_unique<UnitIndex>(cu)).first;
+  Dwarf_Die* function = found->second->function_at(pc);
+  if (function == nullptr) return {};
+
+  std::vector<Dwarf_Die> path;
+  inline_path(function, pc, &path);
   std::vector<SourceFrame> frames;
   int64_t line = row->line;
-  for (int i = 0; i < count; ++i) {
-    int tag = dwarf_tag(&chain[i]);
-    if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram) continue;
-    frames.push_back(describe_function(&chain[i]));
+  for (auto inlined = path.rbegin(); inlined != path.rend(); ++inlined) {
+    frames.push_back(describe_function(&*inlined));
     frames.back().line = line;
-    if (tag == DW_TAG_subprogram) break;
-    line = call_line(&chain[i]);
+    line = call_line(&*inlined);
   }
+  frames.push_back(describe_function(function));
+  frames.back().line = line;
   return frames;
 }
 
@@ -320,11 +402,11 @@ bool is_complete(const std::vector<SourceFrame>& frames) {
   return true;
 }
 
-Symbolization symbolize_in(Dwfl_Module* mod, Dwarf_Addr address) {
+Symbolization symbolize_in(Dwfl_Module* mod, Dwarf_Addr address, UnitIndexes& indexes) {
   Symbolization result;
   LineRow row;
   std::vector<SourceFrame>& frames = result.frames;
-  frames = dwarf_frames(mod, address, &row);
+  frames = dwarf_frames(mod, address, &row, indexes);
 
   // No function DIE, or an unnamed one: the name from the symbol table.
   if (frames.empty() || frames.back().name.empty()) {
@@ -346,6 +428,7 @@ Symbolization symbolize_in(Dwfl_Module* mod, Dwarf_Addr address) {
 
 struct Symbolizer::Impl {
   Dwfl* dwfl = nullptr;
+  UnitIndexes indexes;
 
   Impl() = default;
   Impl(const Impl&) = delete;
@@ -384,7 +467,7 @@ Symbolization Symbolizer::symbolize(uint64_t address) {
   try {
     Dwfl_Module* mod = dwfl_addrmodule(impl_->dwfl, address);
     if (mod == nullptr) return {};
-    return symbolize_in(mod, address);
+    return symbolize_in(mod, address, impl_->indexes);
   } catch (const std::exception&) {
     return {};
   }
