@@ -34,6 +34,9 @@ namespace {
 
 constexpr int64_t kPassInterval_ns = 100 * 1000 * 1000;
 constexpr int kPassesPerReap = 10;
+constexpr int kPassesPerDiscovery = 2;
+constinit DiscoverFn g_discover = nullptr;
+constinit std::atomic<pid_t> g_collector_tid{0};
 
 // Handlers set this to 1 and wake the futex; the collector resets it.
 constinit std::atomic<uint32_t> g_wake{0};
@@ -237,6 +240,7 @@ void reap_if_gone(ThreadSlot* slot) {
 
 void pass(CollectorState& st, bool final_pass) {
   bool reap = ++st.passes % kPassesPerReap == 0;
+  if (!final_pass && g_discover != nullptr && st.passes % kPassesPerDiscovery == 0) g_discover();
   slot_for_each([&](ThreadSlot* slot) {
     uint32_t state = slot->state.load(std::memory_order_acquire);
     if (state == kFree) return;
@@ -281,6 +285,7 @@ Snapshot take_snapshot(CollectorState& st) {
 void* collector_main(void*) {
   prctl(PR_SET_NAME, "profpre", 0, 0, 0);
   t_is_collector = true;
+  g_collector_tid.store(static_cast<pid_t>(syscall(SYS_gettid)), std::memory_order_release);
   CollectorState& st = *g_state;
   timespec interval{0, kPassInterval_ns};
   while (g_phase.load(std::memory_order_acquire) == 0) {
@@ -342,6 +347,10 @@ bool collector_finish(FinishFn finish, void* context, int timeout_ms) {
 }
 
 bool on_collector_thread() { return t_is_collector; }
+
+void collector_set_discovery(DiscoverFn discover) { g_discover = discover; }
+
+pid_t collector_tid() { return g_collector_tid.load(std::memory_order_acquire); }
 
 void collector_forget_after_fork() {
   // The copy of the parent's aggregate belongs to the parent's profile.

@@ -179,9 +179,11 @@ bool handler_install(int signo, struct sigaction* previous) {
   struct sigaction action {};
   action.sa_sigaction = sampling_handler;
   // SA_RESTART: system calls the signal interrupts resume instead of failing
-  // with EINTR. The full mask keeps the program's own handlers from running
-  // on top of a half-done walk.
-  action.sa_flags = SA_SIGINFO | SA_RESTART;
+  // with EINTR. SA_ONSTACK: a thread that set up an alternate stack (to
+  // survive its own stack overflows) gets sampled on it, not on the few
+  // bytes of stack it may have left. The full mask keeps the program's own
+  // handlers from running on top of a half-done walk.
+  action.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
   sigfillset(&action.sa_mask);
   // A fault while one of these is blocked kills the process outright; left
   // open, a fault inside the walk reaches the crash handler, which ends it.

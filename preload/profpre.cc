@@ -18,6 +18,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
@@ -26,6 +27,7 @@
 #include <ctime>
 #include <exception>
 #include <string>
+#include <vector>
 
 #include "core/accounting.h"
 #include "core/collector.h"
@@ -101,7 +103,8 @@ void thread_exit_hook(void* raw) {
 }
 
 void arm_timer(ThreadSlot* slot, pid_t tid) {
-  if (!arm_slot_timer(slot, tid, g_config.signo, g_config.period_ns) &&
+  // Another thread's timer fails when it has just ended: nothing to say.
+  if (!arm_slot_timer(slot, tid, g_config.signo, g_config.period_ns) && tid == current_tid() &&
       !g_timer_error_logged.exchange(true)) {
     LogLine().add("cannot create a CPU timer for thread ").add_int(tid).add(": ")
         .add_errno(errno).add("; it is not sampled").emit();
@@ -111,7 +114,10 @@ void arm_timer(ThreadSlot* slot, pid_t tid) {
 // Gives a thread a slot and its own timer; `start_pc` is its start routine.
 void register_thread(pid_t tid, bool is_current, uint64_t start_pc = 0) {
   slot_pool_reserve();
-  ThreadSlot* slot = slot_claim(tid);
+  // A starting thread that discovery adopted already keeps that slot.
+  ThreadSlot* slot = is_current ? slot_find(tid) : nullptr;
+  if (slot != nullptr) timer_disarm(slot->timer_id.exchange(-1, std::memory_order_acq_rel));
+  if (slot == nullptr) slot = slot_claim(tid);
   if (slot == nullptr) return;  // its samples, if any, count as lost
   slot->start_pc.store(start_pc, std::memory_order_relaxed);
   if (is_current) {
@@ -122,17 +128,41 @@ void register_thread(pid_t tid, bool is_current, uint64_t start_pc = 0) {
   arm_timer(slot, tid);
 }
 
-// Threads started before us, by other libraries' constructors or raw clone:
-// their timers are armed by tid; the collector notices when they end.
-void register_other_threads() {
+// The threads of this process that have no slot, but ours.
+std::vector<pid_t> threads_without_slot() {
+  std::vector<pid_t> found;
   pid_t self = current_tid();
+  pid_t collector = collector_tid();
   DIR* dir = opendir("/proc/self/task");
-  if (dir == nullptr) return;
+  if (dir == nullptr) return found;
   while (dirent* entry = readdir(dir)) {
     pid_t tid = static_cast<pid_t>(atoi(entry->d_name));
-    if (tid > 0 && tid != self && slot_find(tid) == nullptr) register_thread(tid, false);
+    if (tid > 0 && tid != self && tid != collector && slot_find(tid) == nullptr) {
+      found.push_back(tid);
+    }
   }
   closedir(dir);
+  return found;
+}
+
+// Threads started before us, by other libraries' constructors: their timers
+// are armed by tid; the collector notices when they end.
+void register_other_threads() {
+  for (pid_t tid : threads_without_slot()) register_thread(tid, false);
+}
+
+// Every 200 ms on the collector: threads started without pthread_create
+// (raw clone). A thread is adopted only when two scans in a row found it
+// without a slot: one that pthread_create started registers itself within
+// microseconds, and must not be given a second slot.
+void discover_threads() {
+  static std::vector<pid_t> seen_before;
+  std::vector<pid_t> now = threads_without_slot();
+  for (pid_t tid : now) {
+    bool seen = std::find(seen_before.begin(), seen_before.end(), tid) != seen_before.end();
+    if (seen && runtime_active()) register_thread(tid, false);
+  }
+  seen_before = std::move(now);
 }
 
 std::string main_executable() {
@@ -360,6 +390,7 @@ bool start() {
   // Before the collector starts, so that the scan does not take our own
   // thread for one of the program's.
   register_other_threads();
+  collector_set_discovery(discover_threads);
   signals_install(g_config.signo, g_previous_action);
   if (!collector_start(real_pthread_create)) {
     LogLine().add("cannot start the collector thread; not profiling").emit();
