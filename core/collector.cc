@@ -34,8 +34,6 @@ namespace {
 
 constexpr int64_t kPassInterval_ns = 100 * 1000 * 1000;
 constexpr int kPassesPerReap = 10;
-constexpr int kPassesPerDiscovery = 2;
-constinit DiscoverFn g_discover = nullptr;
 constinit std::atomic<pid_t> g_collector_tid{0};
 
 // Handlers set this to 1 and wake the futex; the collector resets it.
@@ -219,15 +217,15 @@ void drain_ring(ThreadSlot* slot, CollectorState& st) {
   slot->tail.store(tail, std::memory_order_release);
 }
 
-void remember_name(ThreadSlot* slot, CollectorState& st, bool refresh) {
+// A live thread's name, read at the final pass only: during the run we open
+// no file, since a descriptor of ours would take a number the program's
+// next open(2) expects.
+void remember_name(ThreadSlot* slot, CollectorState& st, bool final_pass) {
   pid_t tid = slot->tid.load(std::memory_order_relaxed);
-  if (tid == 0) return;
-  auto it = st.names.find(tid);
-  if (it != st.names.end() && !refresh) return;
+  if (tid == 0 || !final_pass) return;
   std::string name = read_thread_name(tid);
-  if (name.empty() && it != st.names.end()) return;
-  if (it == st.names.end()) ++st.stats.threads;
-  st.names[tid] = name;
+  if (name.empty()) name = slot->name;  // gone already: the name taken earlier
+  if (!name.empty()) st.names[tid] = name;
 }
 
 // Moves a slot whose thread has ended without our exit hook to kExited.
@@ -240,7 +238,6 @@ void reap_if_gone(ThreadSlot* slot) {
 
 void pass(CollectorState& st, bool final_pass) {
   bool reap = ++st.passes % kPassesPerReap == 0;
-  if (!final_pass && g_discover != nullptr && st.passes % kPassesPerDiscovery == 0) g_discover();
   slot_for_each([&](ThreadSlot* slot) {
     uint32_t state = slot->state.load(std::memory_order_acquire);
     if (state == kFree) return;
@@ -278,6 +275,7 @@ Snapshot take_snapshot(CollectorState& st) {
   st.last_stack.clear();
   st.sibling_stacks.clear();
   snapshot.stats = st.stats;
+  snapshot.stats.threads = st.names.size();
   for (const auto& [tid, name] : st.names) snapshot.thread_names.emplace_back(tid, name);
   return snapshot;
 }
@@ -347,8 +345,6 @@ bool collector_finish(FinishFn finish, void* context, int timeout_ms) {
 }
 
 bool on_collector_thread() { return t_is_collector; }
-
-void collector_set_discovery(DiscoverFn discover) { g_discover = discover; }
 
 pid_t collector_tid() { return g_collector_tid.load(std::memory_order_acquire); }
 

@@ -56,11 +56,6 @@ using FinishFn = void (*)(Snapshot& snapshot, void* context);
 // our thread. Not for the signal handler: creates a thread.
 bool collector_start(CreateThreadFn create);
 
-// Called on the collector thread every few passes, to find threads started
-// without pthread_create (raw clone). Set before collector_start.
-using DiscoverFn = void (*)();
-void collector_set_discovery(DiscoverFn discover);
-
 // The collector thread's tid (0 before it runs). Handler-safe: one load.
 pid_t collector_tid();
 

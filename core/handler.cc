@@ -7,8 +7,7 @@
 // ring is half full. Every failure becomes a counter and a pseudo-frame.
 #include "core/handler.h"
 
-#define UNW_LOCAL_ONLY
-#include <libunwind.h>
+#include <dlfcn.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -18,6 +17,7 @@
 
 #include "core/collector.h"
 #include "core/thread_slots.h"
+#include "core/unwinder.h"
 
 namespace profpre {
 
@@ -108,7 +108,7 @@ uint32_t unwind_into(ThreadSlot* slot, uint64_t pos, void* ucontext) {
   // used as is; UNW_INIT_SIGNAL_FRAME says its IP is exact, not a return.
   unw_cursor_t cursor;
   auto* context = static_cast<unw_context_t*>(ucontext);
-  if (unw_init_local2(&cursor, context, UNW_INIT_SIGNAL_FRAME) < 0) {
+  if (g_unwinder.init_local2(&cursor, context, UNW_INIT_SIGNAL_FRAME) < 0) {
     auto* uc = static_cast<ucontext_t*>(ucontext);
     put(0, static_cast<uint64_t>(uc->uc_mcontext.gregs[REG_RIP]));
     put(1, kPcUnwindFailed);
@@ -126,7 +126,7 @@ uint32_t unwind_into(ThreadSlot* slot, uint64_t pos, void* ucontext) {
   bool exact = true;  // the interrupted frame's IP is where it stopped
   for (;;) {
     unw_word_t ip = 0;
-    if (unw_get_reg(&cursor, UNW_REG_IP, &ip) < 0 || ip == 0) break;
+    if (g_unwinder.get_reg(&cursor, UNW_REG_IP, &ip) < 0 || ip == 0) break;
     // A caller's IP is a return address; the call is the byte before it.
     put(depth, exact ? ip : ip - 1);
     depth = depth + 1;
@@ -134,10 +134,20 @@ uint32_t unwind_into(ThreadSlot* slot, uint64_t pos, void* ucontext) {
     // instruction itself: the call for a caller.
     t_unwind_lookup_pc = exact ? ip : ip - 1;
     // Past a signal frame the next IP is again an interrupted, exact one.
-    exact = unw_is_signal_frame(&cursor) > 0;
+    exact = g_unwinder.is_signal_frame(&cursor) > 0;
 
-    int step = unw_step(&cursor);
-    if (step == 0) break;
+    int step = g_unwinder.step(&cursor);
+    // libunwind also ends a walk, without an error, at code that belongs to
+    // no loaded object (JIT code in anonymous memory): say so.
+    if (step == 0) {
+      dl_find_object found{};
+      if (_dl_find_object(reinterpret_cast<void*>(ip), &found) != 0) {
+        put(depth, kPcUnwindFailed);
+        depth = depth + 1;
+        slot->counters.unwind_failures.fetch_add(1, std::memory_order_relaxed);
+      }
+      break;
+    }
     if (step < 0) {
       put(depth, kPcUnwindFailed);
       depth = depth + 1;
@@ -191,8 +201,6 @@ bool handler_install(int signo, struct sigaction* previous) {
   return sigaction(signo, &action, previous) == 0;
 }
 
-void handler_prepare_unwinder() {
-  unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
-}
+bool handler_prepare_unwinder() { return unwinder_load(); }
 
 }  // namespace profpre

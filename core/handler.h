@@ -53,9 +53,9 @@ extern std::atomic<ForeignSignalFn> g_foreign_signal;
 // Not for the signal handler: calls sigaction.
 bool handler_install(int signo, struct sigaction* previous);
 
-// Selects libunwind's per-thread cache, whose lookups take no lock.
-// Not for the signal handler: configures libunwind.
-void handler_prepare_unwinder();
+// Loads libunwind (core/unwinder.h); false when it cannot.
+// Not for the signal handler: dlopen.
+bool handler_prepare_unwinder();
 
 // Handler-safe: this is the handler. Reached only through the kernel.
 void sampling_handler(int signo, siginfo_t* info, void* ucontext);

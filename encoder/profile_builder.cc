@@ -15,22 +15,23 @@ namespace profpre {
 
 namespace {
 
-// What every lookup in one mapping found. Each has_* flag is claimed only
-// when it holds for every address looked up there. pprof re-symbolizes a
-// mapping only when none is set, so a stripped library (no names at all)
-// stays open to symbolization from its build ID later, while a binary whose
-// crt code merely lacks lines keeps the names we found.
+// What the lookups in one mapping found. pprof re-symbolizes a mapping only
+// when none of its has_* flags is set, replacing every name we found, so
+// has_functions is claimed as soon as one address had a name: a stripped
+// library with no names at all stays open to symbolization from its build
+// ID, while a binary with one nameless PLT stub keeps its names. Files and
+// lines are claimed only when every address had them.
 struct MappingState {
   bool tried = false;
-  bool all_named = true;
+  bool any_named = false;
   bool all_files = true;
   bool all_lines = true;
 
   void note(const Symbolization& sym) {
     tried = true;
-    if (sym.frames.empty()) all_named = all_files = all_lines = false;
+    if (sym.frames.empty()) all_files = all_lines = false;
     for (const SourceFrame& f : sym.frames) {
-      all_named &= !f.name.empty();
+      any_named |= !f.name.empty();
       all_files &= !f.file.empty();
       all_lines &= f.line > 0;
     }
@@ -54,7 +55,7 @@ class Builder {
     for (size_t i = 0; i < profile_.mappings.size(); ++i) {
       const MappingState& st = states_[i];
       Mapping& m = profile_.mappings[i];
-      m.has_functions = st.tried && st.all_named;
+      m.has_functions = st.tried && st.any_named;
       m.has_filenames = m.has_functions && st.all_files;
       m.has_line_numbers = m.has_functions && st.all_lines;
       // Lines come from DWARF, and with them the inline chains.

@@ -112,13 +112,10 @@ void arm_timer(ThreadSlot* slot, pid_t tid) {
 }
 
 // Gives a thread a slot and its own timer; `start_pc` is its start routine.
-void register_thread(pid_t tid, bool is_current, uint64_t start_pc = 0) {
+ThreadSlot* register_thread(pid_t tid, bool is_current, uint64_t start_pc = 0) {
   slot_pool_reserve();
-  // A starting thread that discovery adopted already keeps that slot.
-  ThreadSlot* slot = is_current ? slot_find(tid) : nullptr;
-  if (slot != nullptr) timer_disarm(slot->timer_id.exchange(-1, std::memory_order_acq_rel));
-  if (slot == nullptr) slot = slot_claim(tid);
-  if (slot == nullptr) return;  // its samples, if any, count as lost
+  ThreadSlot* slot = slot_claim(tid);
+  if (slot == nullptr) return nullptr;  // its samples, if any, count as lost
   slot->start_pc.store(start_pc, std::memory_order_relaxed);
   if (is_current) {
     t_slot = slot;
@@ -126,6 +123,7 @@ void register_thread(pid_t tid, bool is_current, uint64_t start_pc = 0) {
     pthread_setspecific(g_exit_key, slot);
   }
   arm_timer(slot, tid);
+  return slot;
 }
 
 // The threads of this process that have no slot, but ours.
@@ -148,21 +146,18 @@ std::vector<pid_t> threads_without_slot() {
 // Threads started before us, by other libraries' constructors: their timers
 // are armed by tid; the collector notices when they end.
 void register_other_threads() {
-  for (pid_t tid : threads_without_slot()) register_thread(tid, false);
-}
-
-// Every 200 ms on the collector: threads started without pthread_create
-// (raw clone). A thread is adopted only when two scans in a row found it
-// without a slot: one that pthread_create started registers itself within
-// microseconds, and must not be given a second slot.
-void discover_threads() {
-  static std::vector<pid_t> seen_before;
-  std::vector<pid_t> now = threads_without_slot();
-  for (pid_t tid : now) {
-    bool seen = std::find(seen_before.begin(), seen_before.end(), tid) != seen_before.end();
-    if (seen && runtime_active()) register_thread(tid, false);
+  for (pid_t tid : threads_without_slot()) {
+    ThreadSlot* slot = register_thread(tid, false);
+    if (slot == nullptr) continue;
+    // Their end runs no exit hook of ours: take the name now, in case.
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/comm", static_cast<int>(tid));
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    ssize_t n = read(fd, slot->name, sizeof slot->name - 1);
+    close(fd);
+    if (n > 0 && slot->name[n - 1] == '\n') slot->name[n - 1] = '\0';
   }
-  seen_before = std::move(now);
 }
 
 std::string main_executable() {
@@ -251,11 +246,15 @@ void build_and_write(Snapshot& snapshot, const WriteRequest& request) {
   options.main_executable = main_executable();
   options.comments = identity_comments(options.main_executable);
 
-  Symbolizer symbolizer;
-  std::vector<MapEntry> maps = read_maps();
-  add_unloaded_modules(&maps, symbolizer);
-  Profile profile = build_profile(snapshot, maps, symbolizer, options);
-  std::string encoded = encode_profile(profile);
+  std::string encoded;
+  {
+    // Closed before the output is opened: libdw keeps a descriptor per
+    // module, and a program near its descriptor limit has few to spare.
+    Symbolizer symbolizer;
+    std::vector<MapEntry> maps = read_maps();
+    add_unloaded_modules(&maps, symbolizer);
+    encoded = encode_profile(build_profile(snapshot, maps, symbolizer, options));
+  }
   if (encoded.empty()) {  // a real encoding holds at least the string table
     LogLine().add("cannot write the profile: out of memory while encoding").emit();
     return;
@@ -340,6 +339,11 @@ void after_fork_in_child() {
   register_thread(current_tid(), true);
 }
 
+const char* dlerror_text() {
+  const char* text = dlerror();
+  return text != nullptr ? text : "not found";
+}
+
 // True when our parent process has this library loaded: then we are part of
 // a profiled tree, not its root. Not for the signal handler: allocates.
 bool parent_is_profiled() {
@@ -375,7 +379,10 @@ bool start() {
     LogLine().add("cannot map sample buffers: ").add_errno(errno).add("; not profiling").emit();
     return false;
   }
-  handler_prepare_unwinder();
+  if (!handler_prepare_unwinder()) {
+    LogLine().add("cannot load libunwind.so.8: ").add(dlerror_text()).add("; not profiling").emit();
+    return false;
+  }
   if (pthread_key_create(&g_exit_key, thread_exit_hook) != 0 ||
       !handler_install(g_config.signo, &g_previous_action)) {
     LogLine().add("cannot install the signal handler: ").add_errno(errno)
@@ -390,7 +397,6 @@ bool start() {
   // Before the collector starts, so that the scan does not take our own
   // thread for one of the program's.
   register_other_threads();
-  collector_set_discovery(discover_threads);
   signals_install(g_config.signo, g_previous_action);
   if (!collector_start(real_pthread_create)) {
     LogLine().add("cannot start the collector thread; not profiling").emit();

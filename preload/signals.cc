@@ -8,6 +8,8 @@
 #include "preload/signals.h"
 
 #include <dlfcn.h>
+#include <sys/time.h>
+#include <time.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -40,7 +42,7 @@ constinit std::atomic<bool> g_dying{false};
 
 constinit thread_local bool t_believes_blocked = false;
 
-constexpr int kTerminationSignals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT};
+constexpr int kTerminationSignals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE};
 constexpr int kCrashSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
 
 using SigactionFn = int (*)(int, const struct sigaction*, struct sigaction*);
@@ -197,10 +199,7 @@ void program_sets(int signo, Kind kind, const struct sigaction& act) {
     real_sigaction(signo, &act, nullptr);
     return;
   }
-  if (kind == Kind::kSampling && own_handler && !g_reported_program_handler.exchange(true)) {
-    LogLine().add("the program installs its own handler for signal ").add_int(signo)
-        .add("; it receives every such signal but our timers'").emit();
-  }
+  (void)own_handler;
   set_program_view(signo, act);
 }
 
@@ -264,6 +263,10 @@ void forward_to_program(int signo, siginfo_t* info, void* ucontext) {
   die_by(signo, info);
 }
 
+int real_sigprocmask(int how, const sigset_t* set, sigset_t* old) {
+  return next_definition(g_real_sigprocmask, "sigprocmask")(how, set, old);
+}
+
 int program_sigprocmask(int how, const sigset_t* set, sigset_t* old) {
   return masked_call(next_definition(g_real_sigprocmask, "sigprocmask"), how, set, old);
 }
@@ -274,6 +277,13 @@ void unblock_sampling_signal() {
   sigemptyset(&only);
   sigaddset(&only, g_sampling_signo);
   next_definition(g_real_pthread_sigmask, "pthread_sigmask")(SIG_UNBLOCK, &only, nullptr);
+}
+
+void report_program_timer(int signo) {
+  if (signo != g_sampling_signo || g_reported_program_handler.exchange(true)) return;
+  LogLine().add("the program arms its own timer for signal ").add_int(signo)
+      .add(" (SIGPROF unless PROF_SIGNAL says otherwise); its handler receives every such "
+           "signal but ours").emit();
 }
 
 bool thread_believes_sampling_blocked() { return t_believes_blocked; }
@@ -313,3 +323,24 @@ int pthread_sigmask(int how, const sigset_t* set, sigset_t* old) {
   return profpre::masked_call(real, how, set, old);
 }
 
+
+// The program's own profiling timers: reported once, then left alone.
+using SetitimerFn = int (*)(int, const itimerval*, itimerval*);
+using TimerCreateFn = int (*)(clockid_t, sigevent*, timer_t*);
+
+extern "C" __attribute__((visibility("default")))  // interposes libc's
+int setitimer(int which, const itimerval* value, itimerval* old) {
+  static auto real = reinterpret_cast<SetitimerFn>(dlsym(RTLD_NEXT, "setitimer"));
+  bool arms = value != nullptr && (value->it_value.tv_sec != 0 || value->it_value.tv_usec != 0);
+  if (which == ITIMER_PROF && arms) profpre::report_program_timer(SIGPROF);
+  return real(which, value, old);
+}
+
+extern "C" __attribute__((visibility("default")))  // interposes libc's
+int timer_create(clockid_t clock, sigevent* event, timer_t* timer) {
+  static auto real = reinterpret_cast<TimerCreateFn>(dlsym(RTLD_NEXT, "timer_create"));
+  if (event != nullptr && (event->sigev_notify & SIGEV_SIGNAL) != 0) {
+    profpre::report_program_timer(event->sigev_signo);
+  }
+  return real(clock, event, timer);
+}

@@ -40,9 +40,16 @@ bool program_handles_sampling_signal();
 // calls.
 void forward_to_program(int signo, siginfo_t* info, void* ucontext);
 
+// Says once on stderr that the program arms a timer of its own for `signo`,
+// when that is our sampling signal. Not for the signal handler: logs.
+void report_program_timer(int signo);
+
 // sigprocmask as the program sees it: the sampling signal kept unblocked
 // (see above). Not for the signal handler: may call dlsym.
 int program_sigprocmask(int how, const sigset_t* set, sigset_t* old);
+
+// libc's sigprocmask, unfiltered. Not for the signal handler: may call dlsym.
+int real_sigprocmask(int how, const sigset_t* set, sigset_t* old);
 
 // Unblocks the sampling signal in the calling thread unless the program
 // handles it. Not for the signal handler: calls pthread_sigmask.

@@ -16,12 +16,18 @@
 #include <dlfcn.h>
 #include <elf.h>
 #include <link.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstring>
 
 #include "core/handler.h"
+#include "core/unwinder.h"
 #include "preload/signals.h"
 
 namespace {
@@ -92,5 +98,53 @@ int sigprocmask(int how, const sigset_t* set, sigset_t* old) {
     if (old != nullptr) sigfillset(old);
     return 0;
   }
+  // libunwind blocks every signal around its own critical sections, also
+  // when the program itself unwinds with it: those masks keep their meaning,
+  // or our handler could enter libunwind while the program holds its locks.
+  if (profpre::in_unwinder(__builtin_return_address(0))) {
+    return profpre::real_sigprocmask(how, set, old);
+  }
   return profpre::program_sigprocmask(how, set, old);
+}
+
+// libunwind opens a pipe at its first use and keeps it for the life of the
+// process: it tests whether memory is readable by writing from it, at the
+// end of most stack walks. Opened as usual it takes the lowest free numbers,
+// the ones a program that closed its descriptors gets back from its next
+// open(2), and the two would then share files (bytes of ours written into
+// the program's). libunwind's pipe is moved to the top of the descriptor
+// range, just under the soft limit, where open(2) does not reach before the
+// program has hundreds of files open; if the program closes it, libunwind
+// makes a new one, moved the same way. Handler-safe: system calls only (a
+// reopen may happen inside our handler).
+namespace {
+
+using PipeFn = int (*)(int*, int);
+constinit std::atomic<PipeFn> g_real_pipe2{nullptr};
+
+int move_high(int fd) {
+  rlimit limit{};
+  if (syscall(SYS_getrlimit, RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur < 64) return fd;
+  int floor = static_cast<int>(limit.rlim_cur > 4096 ? 4096 : limit.rlim_cur) - 8;
+  int high = static_cast<int>(syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, floor));
+  if (high < 0) return fd;
+  syscall(SYS_close, fd);
+  return high;
+}
+
+}  // namespace
+
+extern "C" __attribute__((visibility("default")))  // interposes libc's
+int pipe2(int fds[2], int flags) {
+  PipeFn real = g_real_pipe2.load(std::memory_order_acquire);
+  if (real == nullptr) {
+    real = reinterpret_cast<PipeFn>(dlsym(RTLD_NEXT, "pipe2"));
+    g_real_pipe2.store(real, std::memory_order_release);
+  }
+  int rc = real(fds, flags);
+  if (rc == 0 && profpre::in_unwinder(__builtin_return_address(0))) {
+    fds[0] = move_high(fds[0]);
+    fds[1] = move_high(fds[1]);
+  }
+  return rc;
 }

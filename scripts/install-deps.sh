@@ -10,6 +10,7 @@ packages=(
   libgoogle-perftools-dev   # gperftools' libprofiler.so, for side-by-side benchmarks
   chromium                  # headless browser: the e2e-cli test renders flame graphs in it
   make                      # the e2e-cli test profiles a `make -j2` build
+  gcc sqlite3 xz-utils      # programs the e2e-fidelity test runs with and without us
 )
 
 missing=()

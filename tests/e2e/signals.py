@@ -103,8 +103,8 @@ def test_the_programs_own_sigprof_keeps_working():
            f"expected the program's handler to see as many SIGPROFs as without the profiler "
            f"({own_plain}), saw {own}")
     lines = [l for l in profiled.stderr.splitlines() if l.startswith("profpre:")]
-    expect(len(lines) == 1 and "own handler" in lines[0],
-           f"expected one profpre: line reporting the program's handler, saw {lines}")
+    expect(len(lines) == 1 and "own timer" in lines[0],
+           f"expected one profpre: line reporting the program's own timer, saw {lines}")
     burn = sum(s.count for s in p.with_function("signal_burn"))
     expect(burn >= 50, f"expected our own samples of signal_burn (~100), saw {burn}")
 
