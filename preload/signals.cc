@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include "core/handler.h"
+#include "preload/libc_next.h"
 #include "preload/log.h"
 #include "preload/runtime.h"
 
@@ -51,16 +52,6 @@ constinit std::atomic<SigactionFn> g_real_sigaction{nullptr};
 constinit std::atomic<SigmaskFn> g_real_sigprocmask{nullptr};
 constinit std::atomic<SigmaskFn> g_real_pthread_sigmask{nullptr};
 
-// Not for the signal handler: dlsym on first use.
-template <typename Fn>
-Fn next_definition(std::atomic<Fn>& cache, const char* name) {
-  Fn fn = cache.load(std::memory_order_acquire);
-  if (fn == nullptr) {
-    fn = reinterpret_cast<Fn>(dlsym(RTLD_NEXT, name));
-    cache.store(fn, std::memory_order_release);
-  }
-  return fn;
-}
 
 int real_sigaction(int signo, const struct sigaction* act, struct sigaction* old) {
   return next_definition(g_real_sigaction, "sigaction")(signo, act, old);

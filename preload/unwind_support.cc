@@ -28,6 +28,7 @@
 
 #include "core/handler.h"
 #include "core/unwinder.h"
+#include "preload/libc_next.h"
 #include "preload/signals.h"
 
 namespace {
@@ -36,16 +37,6 @@ using IterateFn = int (*)(int (*)(dl_phdr_info*, size_t, void*), void*);
 
 constinit std::atomic<IterateFn> g_real_iterate{nullptr};
 
-// Resolves libc's definition once. Not for the signal handler: dlsym.
-template <typename Fn>
-Fn next_definition(std::atomic<Fn>& cache, const char* name) {
-  Fn fn = cache.load(std::memory_order_acquire);
-  if (fn == nullptr) {
-    fn = reinterpret_cast<Fn>(dlsym(RTLD_NEXT, name));
-    cache.store(fn, std::memory_order_release);
-  }
-  return fn;
-}
 
 // Fills `info` for the object mapped at `found`, from its ELF header, which
 // the first loaded segment maps at the object's lowest address.
@@ -86,7 +77,7 @@ int iterate_in_handler(int (*callback)(dl_phdr_info*, size_t, void*), void* data
 extern "C" __attribute__((visibility("default")))  // interposes libc's
 int dl_iterate_phdr(int (*callback)(dl_phdr_info*, size_t, void*), void* data) {
   if (profpre::t_in_unwind) return iterate_in_handler(callback, data);
-  IterateFn real = next_definition(g_real_iterate, "dl_iterate_phdr");
+  IterateFn real = profpre::next_definition(g_real_iterate, "dl_iterate_phdr");
   return real != nullptr ? real(callback, data) : 0;
 }
 
@@ -136,12 +127,7 @@ int move_high(int fd) {
 
 extern "C" __attribute__((visibility("default")))  // interposes libc's
 int pipe2(int fds[2], int flags) {
-  PipeFn real = g_real_pipe2.load(std::memory_order_acquire);
-  if (real == nullptr) {
-    real = reinterpret_cast<PipeFn>(dlsym(RTLD_NEXT, "pipe2"));
-    g_real_pipe2.store(real, std::memory_order_release);
-  }
-  int rc = real(fds, flags);
+  int rc = profpre::next_definition(g_real_pipe2, "pipe2")(fds, flags);
   if (rc == 0 && profpre::in_unwinder(__builtin_return_address(0))) {
     fds[0] = move_high(fds[0]);
     fds[1] = move_high(fds[1]);

@@ -16,13 +16,21 @@ from pprof_helpers import (LIB, child_env, expect, fixture, numbers, read_profil
                            run_tests)
 
 
+def default_dispositions():
+    """In the child: the signals under test start at their default action,
+    whatever the test runner inherited (nohup and background jobs ignore
+    SIGHUP, SIGINT and SIGQUIT)."""
+    for signo in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGPIPE):
+        signal.signal(signo, signal.SIG_DFL)
+
+
 def start(mode, env=None, preload=False):
     """Starts the fixture in `mode`; returns the process once it said ready."""
     child = child_env(env)
     if preload:
         child["LD_PRELOAD"] = LIB
     p = subprocess.Popen([fixture("signals"), mode], env=child, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=subprocess.PIPE, text=True, preexec_fn=default_dispositions)
     ready, _, _ = select.select([p.stdout], [], [], 30)
     expect(ready and p.stdout.readline() == "ready\n", f"{mode}: expected 'ready' from the fixture")
     return p
