@@ -253,13 +253,6 @@ void pass(CollectorState& st, bool final_pass) {
     if (state == kExited) slot_release(slot);
   });
 
-  uint64_t no_slot = g_lost_no_slot.exchange(0, std::memory_order_relaxed);
-  uint64_t no_slot_weight = g_lost_no_slot_weight.exchange(0, std::memory_order_relaxed);
-  if (no_slot > 0) {
-    st.stats.lost_samples += no_slot;
-    st.aggregate.add(0, &kPcLostNoSlot, 1, static_cast<int64_t>(no_slot),
-                     static_cast<int64_t>(no_slot_weight));
-  }
 
   uint64_t bytes = static_cast<uint64_t>(g_slot_chunk_count.load()) * kSlotsPerChunk *
                        sizeof(ThreadSlot) +

@@ -22,8 +22,6 @@
 namespace profpre {
 
 constinit std::atomic<bool> g_sampling{false};
-constinit std::atomic<uint64_t> g_lost_no_slot{0};
-constinit std::atomic<uint64_t> g_lost_no_slot_weight{0};
 constinit thread_local ThreadSlot* t_slot = nullptr;
 constinit thread_local bool t_exiting = false;
 constinit thread_local bool t_in_unwind = false;

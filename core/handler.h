@@ -23,10 +23,6 @@ struct ThreadSlot;
 // signal still pending when we stop is harmless.
 extern std::atomic<bool> g_sampling;
 
-// Samples lost because no slot was free, and their weight.
-extern std::atomic<uint64_t> g_lost_no_slot;
-extern std::atomic<uint64_t> g_lost_no_slot_weight;
-
 // The calling thread's slot (null until it has one) and whether it is past
 // its exit hook, after which it must not claim a slot again.
 extern constinit thread_local ThreadSlot* t_slot;

@@ -37,9 +37,8 @@ inline constexpr size_t kMaxRecordWords = 1 + kMaxFrames;
 inline constexpr uint64_t kPcLostBufferFull = 1;  // ring had no room
 inline constexpr uint64_t kPcUnwindFailed = 2;    // stack walk stopped on an error
 inline constexpr uint64_t kPcTruncated = 3;       // deeper than kMaxFrames
-inline constexpr uint64_t kPcLostNoSlot = 4;      // no free slot for the thread
-inline constexpr uint64_t kPcNeverSampled = 5;    // CPU of a thread no sample hit
-inline constexpr uint64_t kPcLastPseudo = 5;
+inline constexpr uint64_t kPcNeverSampled = 4;    // CPU of a thread no sample hit
+inline constexpr uint64_t kPcLastPseudo = 4;
 
 inline constexpr bool is_pseudo_pc(uint64_t pc) { return pc != 0 && pc <= kPcLastPseudo; }
 

@@ -170,7 +170,6 @@ const char* pseudo_frame_name(uint64_t pc) {
     case kPcLostBufferFull: return "[profpre] lost: buffer full";
     case kPcUnwindFailed: return "[profpre] unwind failed";
     case kPcTruncated: return "[profpre] truncated: deeper than 256 frames";
-    case kPcLostNoSlot: return "[profpre] lost: no thread slot";
     case kPcNeverSampled: return "[profpre] thread ended before its first sample";
     default: return "[profpre] unknown";
   }

@@ -321,8 +321,6 @@ void after_fork_in_child() {
   slot_for_each([](ThreadSlot* slot) {
     if (slot->state.load(std::memory_order_relaxed) != kFree) slot_release(slot);
   });
-  g_lost_no_slot.store(0);
-  g_lost_no_slot_weight.store(0);
   collector_forget_after_fork();
   forget_unloaded_modules();
   t_slot = nullptr;
