@@ -18,7 +18,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
@@ -89,8 +88,8 @@ pid_t current_tid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
 // thread_local destructors, whose CPU time is still sampled.
 void thread_exit_hook(void* raw) {
   auto* slot = static_cast<ThreadSlot*>(raw);
-  // First: from here no signal may sample this thread, claim a slot for it
-  // or give it a timer (which would outlive it).
+  // First: a signal still pending must not look this slot up again once it
+  // is handed over below.
   t_exiting = true;
   std::atomic_signal_fence(std::memory_order_seq_cst);
   timer_disarm(slot->timer_id.exchange(-1, std::memory_order_acq_rel));
