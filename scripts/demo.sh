@@ -10,5 +10,6 @@ demo=build/tests/e2e/fx_ratio
 out=build/demo.pb.gz
 echo "== profiling $demo into $out"
 LD_PRELOAD="$PWD/build/libprofpre.so" PROF_OUT="$out" PROF_STATS=1 "$demo"
-echo "== go tool pprof -top $out"
-HOME="${HOME:-/tmp}" go tool pprof -top "$out" 2>&1 | head -20
+# Cumulative order: ratio_one, ratio_two and ratio_three hold 1:2:3 of the CPU.
+echo "== go tool pprof -top -cum $out"
+HOME="${HOME:-/tmp}" go tool pprof -top -cum "$out" 2>&1 | grep -v '^[a-z]*=' | head -24
