@@ -10,11 +10,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdlib>
 #include <cstring>
 
+#include "preload/libc_next.h"
 #include "preload/naming.h"
 #include "preload/runtime.h"
 #include "preload/signals.h"
@@ -63,14 +65,14 @@ int pthread_create(pthread_t* thread, const pthread_attr_t* attr, void* (*start)
 
 namespace {
 
-template <typename Fn>
-Fn libc_function(const char* name) {
-  return reinterpret_cast<Fn>(dlsym(RTLD_NEXT, name));
-}
-
 using ExecveFn = int (*)(const char*, char* const[], char* const[]);
 using FexecveFn = int (*)(int, char* const[], char* const[]);
 using ExecveatFn = int (*)(int, const char*, char* const[], char* const[], int);
+
+constinit std::atomic<ExecveFn> g_real_execve{nullptr};
+constinit std::atomic<ExecveFn> g_real_execvpe{nullptr};
+constinit std::atomic<FexecveFn> g_real_fexecve{nullptr};
+constinit std::atomic<ExecveatFn> g_real_execveat{nullptr};
 
 bool is_seq_entry(const char* entry) {
   size_t n = sizeof profpre::kExecSeqVariable - 1;
@@ -123,19 +125,19 @@ extern "C" {
 
 __attribute__((visibility("default")))  // interposes libc's
 int execve(const char* path, char* const argv[], char* const envp[]) {
-  static auto real = libc_function<ExecveFn>("execve");
+  auto real = profpre::next_definition(g_real_execve, "execve");
   return exec_with_sequence(envp, [&](char* const* env) { return real(path, argv, env); });
 }
 
 __attribute__((visibility("default")))  // interposes libc's
 int execv(const char* path, char* const argv[]) {
-  static auto real = libc_function<ExecveFn>("execve");
+  auto real = profpre::next_definition(g_real_execve, "execve");
   return exec_with_sequence(environ, [&](char* const* env) { return real(path, argv, env); });
 }
 
 __attribute__((visibility("default")))  // interposes libc's
 int execvpe(const char* file, char* const argv[], char* const envp[]) {
-  static auto real = libc_function<ExecveFn>("execvpe");
+  auto real = profpre::next_definition(g_real_execvpe, "execvpe");
   return exec_with_sequence(envp, [&](char* const* env) { return real(file, argv, env); });
 }
 
@@ -146,13 +148,13 @@ int execvp(const char* file, char* const argv[]) {
 
 __attribute__((visibility("default")))  // interposes libc's
 int fexecve(int fd, char* const argv[], char* const envp[]) {
-  static auto real = libc_function<FexecveFn>("fexecve");
+  auto real = profpre::next_definition(g_real_fexecve, "fexecve");
   return exec_with_sequence(envp, [&](char* const* env) { return real(fd, argv, env); });
 }
 
 __attribute__((visibility("default")))  // interposes libc's
 int execveat(int dirfd, const char* path, char* const argv[], char* const envp[], int flags) {
-  static auto real = libc_function<ExecveatFn>("execveat");
+  auto real = profpre::next_definition(g_real_execveat, "execveat");
   return exec_with_sequence(envp,
                             [&](char* const* env) { return real(dirfd, path, argv, env, flags); });
 }

@@ -318,10 +318,12 @@ int pthread_sigmask(int how, const sigset_t* set, sigset_t* old) {
 // The program's own profiling timers: reported once, then left alone.
 using SetitimerFn = int (*)(int, const itimerval*, itimerval*);
 using TimerCreateFn = int (*)(clockid_t, sigevent*, timer_t*);
+constinit std::atomic<SetitimerFn> g_real_setitimer{nullptr};
+constinit std::atomic<TimerCreateFn> g_real_timer_create{nullptr};
 
 extern "C" __attribute__((visibility("default")))  // interposes libc's
 int setitimer(int which, const itimerval* value, itimerval* old) {
-  static auto real = reinterpret_cast<SetitimerFn>(dlsym(RTLD_NEXT, "setitimer"));
+  auto real = profpre::next_definition(g_real_setitimer, "setitimer");
   bool arms = value != nullptr && (value->it_value.tv_sec != 0 || value->it_value.tv_usec != 0);
   if (which == ITIMER_PROF && arms) profpre::report_program_timer(SIGPROF);
   return real(which, value, old);
@@ -329,7 +331,7 @@ int setitimer(int which, const itimerval* value, itimerval* old) {
 
 extern "C" __attribute__((visibility("default")))  // interposes libc's
 int timer_create(clockid_t clock, sigevent* event, timer_t* timer) {
-  static auto real = reinterpret_cast<TimerCreateFn>(dlsym(RTLD_NEXT, "timer_create"));
+  auto real = profpre::next_definition(g_real_timer_create, "timer_create");
   if (event != nullptr && (event->sigev_notify & SIGEV_SIGNAL) != 0) {
     profpre::report_program_timer(event->sigev_signo);
   }

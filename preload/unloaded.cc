@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstring>
 
+#include "preload/libc_next.h"
 #include "preload/runtime.h"
 
 namespace profpre {
@@ -116,11 +117,12 @@ void forget_unloaded_modules() {
 }  // namespace profpre
 
 using DlcloseFn = int (*)(void*);
+constinit std::atomic<DlcloseFn> g_real_dlclose{nullptr};
 
 // Not for the signal handler: dlclose is not async-signal-safe.
 extern "C" __attribute__((visibility("default")))  // interposes libc's
 int dlclose(void* handle) {
-  static auto real = reinterpret_cast<DlcloseFn>(dlsym(RTLD_NEXT, "dlclose"));
+  auto real = profpre::next_definition(g_real_dlclose, "dlclose");
   profpre::UnloadedModule module;
   bool noted = false;
   try {
