@@ -1,4 +1,4 @@
-// The collector: our one background thread.
+// The collector: our background thread that owns the aggregate.
 //
 // It sleeps on a futex and wakes every 100 ms, or sooner when a handler finds
 // its ring half full. Each pass drains every ring into one aggregate keyed by
@@ -6,6 +6,12 @@
 // keeps spare slots mapped ahead of demand. At the end it takes a final
 // snapshot and runs the caller's finish function on this thread, which is
 // where the profile is symbolized and written.
+//
+// With a window length, the collector also closes a window every so often:
+// it takes the aggregate (a swap, the program's threads go on writing their
+// rings) and hands the snapshot to the caller's deliver function, which
+// passes it to a writer thread. A dump request (from a signal handler) hands
+// over a copy of the aggregate so far without resetting it.
 //
 // Everything here but collector_wake runs on the collector thread or on a
 // thread calling into it from outside any handler, and may allocate.
@@ -22,16 +28,20 @@
 
 namespace profpre {
 
-// One distinct (thread, stack) with its totals.
+// One distinct (thread, state, stack) with its totals.
 struct AggregatedStack {
   pid_t tid = 0;               // 0: not tied to a thread
+  uint8_t state = 0;           // wall mode: a ThreadState (core/blocked_walk.h); else 0
   std::vector<uint64_t> pcs;   // leaf first, adjusted; may hold pseudo PCs
   int64_t count = 0;           // signals recorded
-  int64_t weight = 0;          // periods of CPU time (count + overruns)
+  int64_t weight = 0;          // periods of CPU time (count + overruns), or of wall time
 };
 
 struct CollectorStats {
   uint64_t samples = 0;
+  uint64_t wall_ticks = 0;        // wall mode: collector ticks
+  uint64_t blocked_walks = 0;     // wall mode: stacks of blocked threads walked
+  uint64_t collector_cpu_ns = 0;  // CPU of the collector thread
   uint64_t lost_samples = 0;   // ring full or no slot
   uint64_t overruns = 0;
   uint64_t unwind_failures = 0;
@@ -45,16 +55,43 @@ struct CollectorStats {
 struct Snapshot {
   std::vector<AggregatedStack> stacks;  // first-seen order
   std::vector<std::pair<pid_t, std::string>> thread_names;
-  CollectorStats stats;
+  CollectorStats stats;  // since the start, not per window
+  // What the snapshot covers, on CLOCK_MONOTONIC.
+  int64_t start_mono_ns = 0;
+  int64_t end_mono_ns = 0;
 };
+
+enum class SnapshotKind { kWindow, kDump };
 
 using CreateThreadFn = int (*)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
 using FinishFn = void (*)(Snapshot& snapshot, void* context);
+// Receives a closed window or a dump on the collector thread; should only
+// queue it, so that the rings keep being drained.
+using DeliverFn = void (*)(Snapshot& snapshot, SnapshotKind kind, void* context);
+
+struct CollectorOptions {
+  int64_t start_mono_ns = 0;  // when sampling started: the first window's start
+  int64_t window_ns = 0;      // 0: one window, the whole run
+  DeliverFn deliver = nullptr;
+  void* context = nullptr;
+  // Wall-clock mode: the period. CPU timers sample running threads; every
+  // tick the collector credits each thread's time off the CPU to where it
+  // is blocked (see collector.cc, "Wall time").
+  int64_t wall_period_ns = 0;
+  // Called on the collector thread when blocked stacks cannot be walked
+  // (core/blocked_walk.h): the loading happens there, so that what it opens
+  // lands in our own descriptor table.
+  void (*walker_unavailable)() = nullptr;
+};
 
 // Starts the collector thread with `create` (the real pthread_create), with
 // every signal blocked in it so that none of the program's signals lands on
 // our thread. Not for the signal handler: creates a thread.
-bool collector_start(CreateThreadFn create);
+bool collector_start(CreateThreadFn create, const CollectorOptions& options = {});
+
+// Asks for a copy of the aggregate so far to be delivered as a dump.
+// Handler-safe: an atomic store and collector_wake.
+void collector_request_dump();
 
 // The collector thread's tid (0 before it runs). Handler-safe: one load.
 pid_t collector_tid();

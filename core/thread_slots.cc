@@ -141,6 +141,10 @@ void slot_release(ThreadSlot* slot) {
   slot->own_periods.store(0, std::memory_order_relaxed);
   slot->owed_periods.store(0, std::memory_order_relaxed);
   slot->start_pc.store(0, std::memory_order_relaxed);
+  slot->wall_start_ns.store(0, std::memory_order_relaxed);
+  slot->start_cpu_ns.store(0, std::memory_order_relaxed);
+  slot->wall_end_ns.store(0, std::memory_order_relaxed);
+  slot->end_cpu_ns.store(0, std::memory_order_relaxed);
   // Give the ring's pages back: a swarm of threads passes through many
   // slots, and only the ones in use should cost memory.
   auto begin = reinterpret_cast<uintptr_t>(slot->ring);

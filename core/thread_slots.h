@@ -38,7 +38,8 @@ inline constexpr uint64_t kPcLostBufferFull = 1;  // ring had no room
 inline constexpr uint64_t kPcUnwindFailed = 2;    // stack walk stopped on an error
 inline constexpr uint64_t kPcTruncated = 3;       // deeper than kMaxFrames
 inline constexpr uint64_t kPcNeverSampled = 4;    // CPU of a thread no sample hit
-inline constexpr uint64_t kPcLastPseudo = 4;
+inline constexpr uint64_t kPcOffCpuUnplaced = 5;  // wall time off the CPU, stack unknown
+inline constexpr uint64_t kPcLastPseudo = 5;
 
 inline constexpr bool is_pseudo_pc(uint64_t pc) { return pc != 0 && pc <= kPcLastPseudo; }
 
@@ -93,6 +94,13 @@ struct ThreadSlot {
   std::atomic<uint64_t> owed_periods{0};
   // The thread's start routine, where CPU no sample saw is shown.
   std::atomic<uint64_t> start_pc{0};
+  // Wall mode: the monotonic time and the thread's CPU clock when it got
+  // its slot and, set by its exit hook, when it ended (0: not yet, or ended
+  // without our hook).
+  std::atomic<int64_t> wall_start_ns{0};
+  std::atomic<uint64_t> start_cpu_ns{0};
+  std::atomic<int64_t> wall_end_ns{0};
+  std::atomic<uint64_t> end_cpu_ns{0};
 
   SlotCounters counters;
   uint64_t ring[kRingWords];

@@ -8,6 +8,7 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "core/blocked_walk.h"
 #include "symbolize/build_id.h"
 #include "symbolize/symbolizer.h"
 
@@ -40,7 +41,7 @@ struct MappingState {
 
 class Builder {
  public:
-  Builder(const std::vector<MapEntry>& maps, Symbolizer& symbolizer, Profile& profile)
+  Builder(const std::vector<MapEntry>& maps, SymbolSource& symbolizer, Profile& profile)
       : symbolizer_(symbolizer), profile_(profile) {
     add_mappings(maps);
   }
@@ -140,7 +141,7 @@ class Builder {
     return it->second;
   }
 
-  Symbolizer& symbolizer_;
+  SymbolSource& symbolizer_;
   Profile& profile_;
   std::vector<MappingState> states_;
   std::unordered_map<std::string, std::string> build_ids_;
@@ -148,11 +149,29 @@ class Builder {
   std::map<std::tuple<std::string, std::string, std::string, int64_t>, uint64_t> functions_;
 };
 
+// The "state" label of a wall-mode sample; null for none.
+const char* state_label(uint8_t state) {
+  switch (static_cast<ThreadState>(state)) {
+    case ThreadState::kRunning: return "running";
+    case ThreadState::kRunnable: return "runnable";
+    case ThreadState::kBriefWait: return "brief wait";
+    case ThreadState::kSleeping: return "sleeping";
+    case ThreadState::kDiskWait: return "disk wait";
+    case ThreadState::kStopped: return "stopped";
+    case ThreadState::kZombie: return "zombie";
+    case ThreadState::kUnknown: return nullptr;
+  }
+  return nullptr;
+}
+
 Sample make_sample(const AggregatedStack& stack, const std::vector<uint64_t>& location_ids,
                    int64_t period_ns, const std::unordered_map<pid_t, std::string>& names) {
   Sample s;
   s.location_ids = location_ids;
   s.values = {stack.count, stack.weight * period_ns};
+  if (const char* state = state_label(stack.state)) {
+    s.labels.push_back(Label{"state", state, 0, ""});
+  }
   if (stack.tid != 0) {
     s.labels.push_back(Label{"tid", "", stack.tid, ""});
     auto it = names.find(stack.tid);
@@ -171,22 +190,24 @@ const char* pseudo_frame_name(uint64_t pc) {
     case kPcUnwindFailed: return "[profpre] unwind failed";
     case kPcTruncated: return "[profpre] truncated: deeper than 256 frames";
     case kPcNeverSampled: return "[profpre] thread ended before its first sample";
+    case kPcOffCpuUnplaced: return "[profpre] off the CPU, stack not seen";
     default: return "[profpre] unknown";
   }
 }
 
 Profile build_profile(const Snapshot& snapshot, const std::vector<MapEntry>& maps,
-                      Symbolizer& symbolizer, const BuildOptions& options) {
+                      SymbolSource& symbols, const BuildOptions& options) {
   Profile profile;
-  profile.sample_types = {{"samples", "count"}, {"cpu", "nanoseconds"}};
-  profile.period_type = {"cpu", "nanoseconds"};
+  const char* kind = options.wall ? "wall" : "cpu";
+  profile.sample_types = {{"samples", "count"}, {kind, "nanoseconds"}};
+  profile.period_type = {kind, "nanoseconds"};
   profile.period = options.period_ns;
   profile.time_nanos = options.time_nanos;
   profile.duration_nanos = options.duration_nanos;
   profile.comments = options.comments;
 
   std::vector<MapEntry> kept = profile_mappings(maps, options.main_executable);
-  Builder builder(kept, symbolizer, profile);
+  Builder builder(kept, symbols, profile);
 
   std::unordered_map<pid_t, std::string> names(snapshot.thread_names.begin(),
                                                 snapshot.thread_names.end());

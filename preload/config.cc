@@ -39,6 +39,12 @@ struct SignalName {
 constexpr SignalName kSignalNames[] = {
     {"PROF", SIGPROF}, {"VTALRM", SIGVTALRM}, {"ALRM", SIGALRM}, {"USR1", SIGUSR1},
     {"USR2", SIGUSR2}, {"STKFLT", SIGSTKFLT}, {"PWR", SIGPWR},   {"URG", SIGURG},
+    {"HUP", SIGHUP},   {"INT", SIGINT},       {"QUIT", SIGQUIT}, {"TERM", SIGTERM},
+    {"WINCH", SIGWINCH}, {"TTIN", SIGTTIN},   {"TTOU", SIGTTOU}, {"XCPU", SIGXCPU},
+    {"XFSZ", SIGXFSZ}, {"IO", SIGIO},         {"CHLD", SIGCHLD}, {"CONT", SIGCONT},
+    {"PIPE", SIGPIPE}, {"SEGV", SIGSEGV},     {"BUS", SIGBUS},   {"ILL", SIGILL},
+    {"FPE", SIGFPE},   {"ABRT", SIGABRT},     {"TRAP", SIGTRAP}, {"SYS", SIGSYS},
+    {"KILL", SIGKILL}, {"STOP", SIGSTOP},     {"TSTP", SIGTSTP},
 };
 
 }  // namespace
@@ -65,6 +71,30 @@ int parse_signal(std::string_view text) {
     }
   }
   return -1;
+}
+
+int64_t parse_interval(std::string_view text) {
+  size_t dot = text.find('.');
+  std::string_view whole = text.substr(0, dot);
+  std::string_view fraction = dot == std::string_view::npos ? std::string_view() : text.substr(dot + 1);
+  if (dot != std::string_view::npos && fraction.empty()) return -1;
+  if (fraction.size() > 9) return -1;
+  int64_t seconds = 0;
+  int64_t part = 0;
+  if (whole.empty() && fraction.empty()) return -1;
+  if (!whole.empty() && !parse_decimal(whole, 86400, &seconds)) return -1;
+  if (!fraction.empty() && !parse_decimal(fraction, 999999999, &part)) return -1;
+  for (size_t i = fraction.size(); i < 9; ++i) part *= 10;
+  int64_t ns = seconds * 1000000000 + part;
+  return ns >= kMinInterval_ns && ns <= kMaxInterval_ns ? ns : -1;
+}
+
+bool usable_dump_signal(int signo, int sampling_signo) {
+  if (signo <= 0 || signo >= NSIG || signo == sampling_signo) return false;
+  for (int s : {SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS}) {
+    if (signo == s) return false;
+  }
+  return true;
 }
 
 bool expand_output_path(const char* pattern, pid_t pid, char* out, size_t size) {
@@ -147,6 +177,38 @@ void config_load(Config* config) {
       LogLine().add("PROF_SIGNAL=").add(sig).add(" is not a usable signal; using SIGPROF").emit();
     } else {
       config->signo = signo;
+    }
+  }
+
+  if (const char* interval = getenv("PROF_INTERVAL"); interval != nullptr && interval[0] != '\0') {
+    int64_t ns = parse_interval(interval);
+    if (ns < 0) {
+      LogLine().add("PROF_INTERVAL=").add(interval)
+          .add(" is not a number of seconds from 0.1 to 86400; one profile at exit").emit();
+    } else {
+      config->interval_ns = ns;
+    }
+  }
+
+  if (const char* sig = getenv("PROF_DUMP_SIGNAL"); sig != nullptr && sig[0] != '\0') {
+    int signo = parse_signal(sig);
+    if (!usable_dump_signal(signo, config->signo)) {
+      LogLine().add("PROF_DUMP_SIGNAL=").add(sig)
+          .add(" is not a usable signal (not a fault signal, SIGKILL, SIGSTOP or the sampling "
+               "signal); no dumps on demand").emit();
+    } else {
+      config->dump_signo = signo;
+      size_t n = strnlen(sig, sizeof config->dump_signal_text - 1);
+      memcpy(config->dump_signal_text, sig, n);
+      config->dump_signal_text[n] = '\0';
+    }
+  }
+
+  if (const char* mode = getenv("PROF_MODE"); mode != nullptr && mode[0] != '\0') {
+    if (strcmp(mode, "wall") == 0) {
+      config->wall = true;
+    } else if (strcmp(mode, "cpu") != 0) {
+      LogLine().add("PROF_MODE=").add(mode).add(" is neither cpu nor wall; using cpu").emit();
     }
   }
 

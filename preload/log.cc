@@ -1,10 +1,13 @@
 // The allocation-free logger.
 #include "preload/log.h"
 
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+
+#include "core/private_files.h"
 
 namespace profpre {
 
@@ -38,16 +41,38 @@ LogLine& LogLine::add_errno(int error) {
   return add(text != nullptr ? text : "unknown error");
 }
 
+namespace {
+
+// The program's stderr as a descriptor of the calling thread's table: fd 2
+// itself, or, on one of our threads with a table of its own, a duplicate
+// taken from the program's table (pidfd_getfd); -1 when there is none.
+// Handler-safe: system calls only.
+int program_stderr(bool* owned) {
+  *owned = false;
+  if (!has_private_descriptor_table()) return STDERR_FILENO;
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0));
+  if (pidfd < 0) return -1;
+  int fd = static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, STDERR_FILENO, 0));
+  close(pidfd);
+  *owned = fd >= 0;
+  return fd;
+}
+
+}  // namespace
+
 void LogLine::emit() {
   int saved = errno;
+  bool owned = false;
+  int fd = program_stderr(&owned);
   buf_[len_++] = '\n';
   size_t done = 0;
-  while (done < len_) {
-    ssize_t n = write(STDERR_FILENO, buf_ + done, len_ - done);
+  while (fd >= 0 && done < len_) {
+    ssize_t n = write(fd, buf_ + done, len_ - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     done += static_cast<size_t>(n);
   }
+  if (owned) close(fd);
   len_ -= 1;
   errno = saved;
 }

@@ -51,6 +51,20 @@ bool insert_tag(const char* path, const char* tag, char* out, size_t size) {
   return true;
 }
 
+bool sequence_path(const char* path, const char* prefix, int sequence, char* out, size_t size) {
+  char tag[32];
+  size_t n = strnlen(prefix, 16);
+  memcpy(tag, prefix, n);
+  tag[n] = '\0';
+  for (long zeros = 1000; zeros > 1 && sequence < zeros; zeros /= 10) tag[n++] = '0';
+  tag[n] = '\0';
+  if (!put_number(sequence, tag, sizeof tag, &n)) return false;
+  size_t len = strlen(path);
+  if (len + 1 > size) return false;
+  if (out != path) memcpy(out, path, len + 1);
+  return insert_tag(out, tag, out, size);
+}
+
 bool output_path_for(const char* pattern, const ImageIdentity& identity, char* out,
                      size_t size) {
   if (!expand_output_path(pattern, identity.pid, out, size)) return false;

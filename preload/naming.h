@@ -8,6 +8,10 @@
 // in that process. So with PROF_OUT=prof.pb.gz, `make` writes prof.pb.gz,
 // a compiler it runs writes prof.4242.pb.gz, and a shell that execs into a
 // program writes prof.4243.pb.gz then prof.4243.1.pb.gz.
+//
+// Windows (PROF_INTERVAL) and dumps (PROF_DUMP_SIGNAL) of one image insert
+// one more tag, "w<n>" or "dump<n>", n from 1 with at least four digits:
+// prof.w0001.pb.gz, prof.w0002.pb.gz, ..., prof.dump0001.pb.gz.
 #pragma once
 
 #include <sys/types.h>
@@ -25,6 +29,10 @@ struct ImageIdentity {
 // Inserts ".<tag>" before the extension .pb.gz, .gz or .pb of `path`'s last
 // component, or appends it. Handler-safe: pure.
 bool insert_tag(const char* path, const char* tag, char* out, size_t size);
+
+// `path` with the tag <prefix><sequence, four digits at least> inserted.
+// Handler-safe: pure.
+bool sequence_path(const char* path, const char* prefix, int sequence, char* out, size_t size);
 
 // The output path for `identity`. Handler-safe: pure.
 bool output_path_for(const char* pattern, const ImageIdentity& identity, char* out,

@@ -31,6 +31,7 @@
 #include "core/accounting.h"
 #include "core/collector.h"
 #include "core/handler.h"
+#include "core/private_files.h"
 #include "core/thread_slots.h"
 #include "core/timers.h"
 #include "encoder/encode.h"
@@ -43,8 +44,9 @@
 #include "preload/runtime.h"
 #include "preload/signals.h"
 #include "preload/unloaded.h"
+#include "preload/writer.h"
 #include "symbolize/maps.h"
-#include "symbolize/symbolizer.h"
+#include "symbolize/symbol_cache.h"
 
 namespace profpre {
 
@@ -64,14 +66,24 @@ constexpr int kExitedSlotsBeforeWake = 32;
 // This process image: its pid (to tell a vfork child, which shares our
 // memory, from us), whether it is the root of the tree, its exec sequence.
 constinit ImageIdentity g_identity{};
-// Profiles this process has written, across the images of one exec chain.
+// Images of this process that have written a profile, across one exec
+// chain, and whether this image has.
 constinit std::atomic<int> g_files_written{0};
+constinit std::atomic<bool> g_image_wrote{false};
+// Windows and dumps of this image so far: their files' numbers.
+constinit int g_window_seq = 0;
+constinit int g_dump_seq = 0;
+// Addresses symbolized by earlier windows and dumps of this image. Used by
+// one thread at a time (writer.h); left behind in a forked child.
+constinit SymbolCache* g_symbols = nullptr;
 
 // What a write is for: an image that is about to exec and recorded nothing
 // leaves no file; the program it becomes writes its own.
 struct WriteRequest {
   bool skip_if_empty = false;
 };
+
+bool windows_or_dumps() { return g_config.interval_ns > 0 || g_config.dump_signo != 0; }
 
 using PthreadCreateFn = int (*)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
 constinit std::atomic<PthreadCreateFn> g_real_pthread_create{nullptr};
@@ -94,6 +106,11 @@ void thread_exit_hook(void* raw) {
   std::atomic_signal_fence(std::memory_order_seq_cst);
   timer_disarm(slot->timer_id.exchange(-1, std::memory_order_acq_rel));
   settle_slot(slot, g_config.period_ns);
+  if (g_config.wall) {
+    slot->end_cpu_ns.store(static_cast<uint64_t>(clock_ns(CLOCK_THREAD_CPUTIME_ID)),
+                           std::memory_order_relaxed);
+    slot->wall_end_ns.store(clock_ns(CLOCK_MONOTONIC), std::memory_order_relaxed);
+  }
   t_slot = nullptr;
   prctl(PR_GET_NAME, slot->name, 0, 0, 0);
   // A swarm of short threads would otherwise hold slots until the next
@@ -116,6 +133,12 @@ ThreadSlot* register_thread(pid_t tid, bool is_current, uint64_t start_pc = 0) {
   ThreadSlot* slot = slot_claim(tid);
   if (slot == nullptr) return nullptr;  // its samples, if any, count as lost
   slot->start_pc.store(start_pc, std::memory_order_relaxed);
+  if (g_config.wall) {
+    uint64_t cpu = is_current ? static_cast<uint64_t>(clock_ns(CLOCK_THREAD_CPUTIME_ID))
+                              : thread_cpu_ns(tid);
+    slot->start_cpu_ns.store(cpu, std::memory_order_relaxed);
+    slot->wall_start_ns.store(clock_ns(CLOCK_MONOTONIC), std::memory_order_relaxed);
+  }
   if (is_current) {
     t_slot = slot;
     t_exiting = false;
@@ -187,7 +210,8 @@ std::string command_line() {
 // what report and merge tools use to label processes.
 std::vector<std::string> identity_comments(const std::string& exe) {
   return {"profpre " PROFPRE_VERSION, "pid=" + std::to_string(getpid()), "exe=" + exe,
-          "cmdline=" + command_line(), "hz=" + std::to_string(g_config.hz)};
+          "cmdline=" + command_line(), "hz=" + std::to_string(g_config.hz),
+          std::string("mode=") + (g_config.wall ? "wall" : "cpu")};
 }
 
 uint64_t latency_percentile(const CollectorStats& s, double fraction) {
@@ -218,12 +242,16 @@ void log_stats(const CollectorStats& s, int64_t build_ns, size_t bytes) {
       .add(" exit_build_ms=").add_int(build_ns / 1000000)
       .add(" bytes=").add_int(static_cast<int64_t>(bytes))
       .add(" buffers_peak_kib=").add_int(static_cast<int64_t>(s.peak_buffer_bytes / 1024))
+      .add(" collector_cpu_ms=").add_int(static_cast<int64_t>(s.collector_cpu_ns / 1000000))
+      .add(" wall_ticks=").add_int(static_cast<int64_t>(s.wall_ticks))
+      .add(" blocked_walks=").add_int(static_cast<int64_t>(s.blocked_walks))
       .emit();
 }
 
 // Libraries dlclose unloaded: their segments join the maps, unless another
 // library has taken their addresses since, and the symbolizer reopens them.
-void add_unloaded_modules(std::vector<MapEntry>* maps, Symbolizer& symbolizer) {
+std::vector<UnloadedSource> add_unloaded_modules(std::vector<MapEntry>* maps) {
+  std::vector<UnloadedSource> sources;
   for (const UnloadedModule& m : unloaded_modules()) {
     bool reused = false;
     for (const MapEntry& seg : m.segments) {
@@ -231,54 +259,134 @@ void add_unloaded_modules(std::vector<MapEntry>* maps, Symbolizer& symbolizer) {
     }
     if (reused) continue;
     maps->insert(maps->end(), m.segments.begin(), m.segments.end());
-    symbolizer.add_unloaded_module(m.path, m.load_bias);
+    sources.push_back({m.path, m.load_bias});
   }
+  return sources;
 }
 
-void build_and_write(Snapshot& snapshot, const WriteRequest& request) {
-  if (request.skip_if_empty && snapshot.stacks.empty()) return;
+// Builds the profile of `snapshot` and writes it to `path`; true when a
+// file was written. Runs on the collector or the writer thread, one at a
+// time.
+bool build_and_write(Snapshot& snapshot, const char* path, const WriteRequest& request,
+                     bool last) {
+  if (request.skip_if_empty && snapshot.stacks.empty()) return false;
   int64_t build_start = clock_ns(CLOCK_MONOTONIC);
   BuildOptions options;
   options.period_ns = g_config.period_ns;
-  options.time_nanos = g_start_wall_ns;
-  options.duration_nanos = build_start - g_start_mono_ns;
+  options.time_nanos = g_start_wall_ns + (snapshot.start_mono_ns - g_start_mono_ns);
+  options.duration_nanos = snapshot.end_mono_ns - snapshot.start_mono_ns;
   options.main_executable = main_executable();
   options.comments = identity_comments(options.main_executable);
+  options.wall = g_config.wall;
 
   std::string encoded;
   {
-    // Closed before the output is opened: libdw keeps a descriptor per
-    // module, and a program near its descriptor limit has few to spare.
-    Symbolizer symbolizer;
+    if (g_symbols == nullptr) g_symbols = new SymbolCache();
     std::vector<MapEntry> maps = read_maps();
-    add_unloaded_modules(&maps, symbolizer);
-    encoded = encode_profile(build_profile(snapshot, maps, symbolizer, options));
+    g_symbols->begin(maps, add_unloaded_modules(&maps));
+    encoded = encode_profile(build_profile(snapshot, maps, *g_symbols, options));
+    // In our own descriptor table libdw's descriptors (one per module) cost
+    // the program nothing, and the next window reuses what libdw read; in
+    // the program's table they are closed before the output is opened.
+    g_symbols->end(/*keep_open=*/has_private_descriptor_table());
   }
   if (encoded.empty()) {  // a real encoding holds at least the string table
     LogLine().add("cannot write the profile: out of memory while encoding").emit();
-    return;
+    return false;
   }
   std::string gz;
   std::string error;
-  if (!gzip_compress(encoded, &gz, &error) ||
-      !write_file_atomically(g_out_path, gz, &error)) {
+  if (!gzip_compress(encoded, &gz, &error) || !write_file_atomically(path, gz, &error)) {
     LogLine().add("cannot write the profile: ").add(error).emit();
-    return;
+    return false;
   }
-  g_files_written.fetch_add(1);
-  if (g_config.stats) log_stats(snapshot.stats, clock_ns(CLOCK_MONOTONIC) - build_start, gz.size());
-  if (g_config.verbose) LogLine().add("wrote ").add(g_out_path).emit();
+  if (!g_image_wrote.exchange(true)) g_files_written.fetch_add(1);
+  if (g_config.verbose) LogLine().add("wrote ").add(path).emit();
+  if (g_config.stats && last) {
+    log_stats(snapshot.stats, clock_ns(CLOCK_MONOTONIC) - build_start, gz.size());
+  }
+  return true;
 }
 
-// Runs on the collector thread. Nothing may escape into the program.
-void finish_on_collector(Snapshot& snapshot, void* request) {
+// The file of window or dump number `sequence` of this image.
+bool sequenced_path(SnapshotKind kind, int sequence, char* out, size_t size) {
+  const char* prefix = kind == SnapshotKind::kDump ? "dump" : "w";
+  if (sequence_path(g_out_path, prefix, sequence, out, size)) return true;
+  LogLine().add("PROF_OUT: path too long with its window or dump number").emit();
+  return false;
+}
+
+// Builds and writes, letting nothing escape into the program.
+void guarded_write(Snapshot& snapshot, const char* path, const WriteRequest& request, bool last) {
   try {
-    build_and_write(snapshot, *static_cast<const WriteRequest*>(request));
+    build_and_write(snapshot, path, request, last);
   } catch (const std::exception& e) {
     LogLine().add("cannot write the profile: ").add(e.what()).emit();
   } catch (...) {
     LogLine().add("cannot write the profile: unexpected error").emit();
   }
+}
+
+// Runs on the writer thread.
+void write_job(WriteJob& job) {
+  char path[PATH_MAX];
+  if (sequenced_path(job.kind, job.sequence, path, sizeof path)) {
+    guarded_write(job.snapshot, path, WriteRequest{}, false);
+  }
+}
+
+// Runs on the collector thread: a closed window or a dump goes to the
+// writer, numbered.
+void deliver_snapshot(Snapshot& snapshot, SnapshotKind kind, void*) {
+  WriteJob job;
+  job.kind = kind;
+  job.sequence = kind == SnapshotKind::kDump ? ++g_dump_seq : ++g_window_seq;
+  job.snapshot = std::move(snapshot);
+  writer_submit(std::move(job));
+}
+
+// Runs on the collector thread at the end: the whole run, or with windows
+// the last one, once the writer has written everything before it.
+void finish_on_collector(Snapshot& snapshot, void* request) {
+  writer_drain();
+  const auto& req = *static_cast<const WriteRequest*>(request);
+  if (g_config.interval_ns == 0) {
+    guarded_write(snapshot, g_out_path, req, true);
+    return;
+  }
+  char path[PATH_MAX];
+  if (req.skip_if_empty && snapshot.stacks.empty()) {
+    // An image about to exec: the last window is empty, but the statistics
+    // line is still due.
+    if (g_config.stats) log_stats(snapshot.stats, 0, 0);
+    return;
+  }
+  if (sequenced_path(SnapshotKind::kWindow, ++g_window_seq, path, sizeof path)) {
+    guarded_write(snapshot, path, req, true);
+  }
+}
+
+void report_walker_unavailable() {
+  LogLine().add("PROF_MODE=wall: cannot walk the stacks of blocked threads (libunwind-x86_64.so.8 "
+                "or process_vm_readv unavailable); they are shown without their stacks").emit();
+}
+
+// Starts the collector (and the writer, with windows or dumps) for this
+// image. Not for the signal handler.
+bool start_background() {
+  CollectorOptions options;
+  options.start_mono_ns = g_start_mono_ns;
+  options.window_ns = g_config.interval_ns;
+  options.wall_period_ns = g_config.wall ? g_config.period_ns : 0;
+  options.walker_unavailable = report_walker_unavailable;
+  if (windows_or_dumps()) {
+    if (!writer_running() && !writer_start(write_job, real_pthread_create)) {
+      LogLine().add("cannot start the writer thread; no windows or dumps").emit();
+    } else {
+      options.deliver = deliver_snapshot;
+    }
+  }
+  return collector_start(real_pthread_create, options);
 }
 
 // Stops every timer; the handler stays and ignores what is still pending.
@@ -321,6 +429,8 @@ void after_fork_in_child() {
     if (slot->state.load(std::memory_order_relaxed) != kFree) slot_release(slot);
   });
   collector_forget_after_fork();
+  writer_forget_after_fork();
+  g_symbols = nullptr;  // the parent's writer may have been using it
   forget_unloaded_modules();
   t_slot = nullptr;
   t_exiting = false;
@@ -328,7 +438,9 @@ void after_fork_in_child() {
   g_start_mono_ns = clock_ns(CLOCK_MONOTONIC);
   g_identity = ImageIdentity{getpid(), false, 0};
   g_files_written.store(0);
-  if (!set_output_path() || !collector_start(real_pthread_create)) {
+  g_image_wrote.store(false);
+  g_window_seq = g_dump_seq = 0;
+  if (!set_output_path() || !start_background()) {
     g_phase.store(kStopped);
     return;
   }
@@ -394,8 +506,9 @@ bool start() {
   // Before the collector starts, so that the scan does not take our own
   // thread for one of the program's.
   register_other_threads();
-  signals_install(g_config.signo, g_previous_action);
-  if (!collector_start(real_pthread_create)) {
+  signals_install(g_config.signo, g_previous_action, g_config.dump_signo,
+                  g_config.dump_signal_text);
+  if (!start_background()) {
     LogLine().add("cannot start the collector thread; not profiling").emit();
     stop_sampling();
     return false;
@@ -436,13 +549,21 @@ void runtime_after_failed_exec() {
   if (g_phase.load() != kStopped || !runtime_is_this_process()) return;
   // The next profile of this image must not replace the one just written.
   g_identity.exec_seq = g_files_written.load();
-  if (!set_output_path() || !collector_start(real_pthread_create)) return;
+  g_image_wrote.store(false);
+  g_window_seq = g_dump_seq = 0;
+  g_start_wall_ns = clock_ns(CLOCK_REALTIME);
+  g_start_mono_ns = clock_ns(CLOCK_MONOTONIC);
+  if (!set_output_path() || !start_background()) return;
   g_phase.store(kRunning);
   g_sampling.store(true, std::memory_order_release);
   slot_for_each([](ThreadSlot* slot) {
     pid_t tid = slot->tid.load(std::memory_order_relaxed);
     if (slot->state.load(std::memory_order_acquire) == kActive && tid != 0) arm_timer(slot, tid);
   });
+}
+
+void runtime_request_dump() {
+  if (runtime_active() && runtime_is_this_process()) collector_request_dump();
 }
 
 void runtime_before_exit() {

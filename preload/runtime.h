@@ -20,6 +20,10 @@ void runtime_register_current_thread(void* (*start_routine)(void*));
 // the bound.
 void runtime_write_before_death(int timeout_ms);
 
+// Asks for the profile so far to be written while the program runs on.
+// Handler-safe: atomics and a futex wake.
+void runtime_request_dump();
+
 // True unless the caller is a vfork child sharing our memory.
 // Handler-safe: getpid is a system call.
 bool runtime_is_this_process();

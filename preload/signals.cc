@@ -26,7 +26,7 @@ namespace profpre {
 
 namespace {
 
-enum class Kind : uint8_t { kNone, kSampling, kTermination, kCrash };
+enum class Kind : uint8_t { kNone, kSampling, kTermination, kCrash, kDump };
 
 struct ProgramView {
   struct sigaction slots[2] = {};
@@ -40,6 +40,7 @@ constinit int g_sampling_signo = 0;
 constinit std::atomic<bool> g_program_samples{false};
 constinit std::atomic<bool> g_reported_program_handler{false};
 constinit std::atomic<bool> g_dying{false};
+constinit const char* g_dump_text = "";
 
 constinit thread_local bool t_believes_blocked = false;
 
@@ -163,12 +164,17 @@ void crash_handler(int signo, siginfo_t* info, void* ucontext) {
   die_by(signo, info);
 }
 
-void install(int signo, Kind kind, void (*handler)(int, siginfo_t*, void*)) {
+// Only asks: the collector takes the copy and the writer writes it, while
+// this thread goes back to what it was doing.
+void dump_handler(int, siginfo_t*, void*) { runtime_request_dump(); }
+
+// Returns whether our handler is in place.
+bool install(int signo, Kind kind, void (*handler)(int, siginfo_t*, void*)) {
   struct sigaction current {};
-  if (real_sigaction(signo, nullptr, &current) != 0) return;
+  if (real_sigaction(signo, nullptr, &current) != 0) return false;
   // A signal the program's parent set to be ignored (nohup, background
   // jobs) stays as it is; so does one some other library already handles.
-  if (current.sa_handler != SIG_DFL) return;
+  if (current.sa_handler != SIG_DFL) return false;
   struct sigaction ours {};
   ours.sa_sigaction = handler;
   // SA_ONSTACK: a program that prepared an alternate stack for stack
@@ -178,16 +184,23 @@ void install(int signo, Kind kind, void (*handler)(int, siginfo_t*, void*)) {
   for (int fault : {SIGSEGV, SIGBUS, SIGILL, SIGFPE}) sigdelset(&ours.sa_mask, fault);
   g_views[signo].slots[0] = current;
   g_views[signo].current.store(0);
-  if (real_sigaction(signo, &ours, nullptr) == 0) g_views[signo].kind.store(kind);
+  if (real_sigaction(signo, &ours, nullptr) != 0) return false;
+  g_views[signo].kind.store(kind);
+  return true;
 }
 
 // The program asked for `act` on a signal we manage.
 void program_sets(int signo, Kind kind, const struct sigaction& act) {
   bool own_handler = act.sa_handler != SIG_DFL && act.sa_handler != SIG_IGN;
-  if (kind == Kind::kTermination && act.sa_handler != SIG_DFL) {
+  if ((kind == Kind::kTermination || kind == Kind::kDump) && act.sa_handler != SIG_DFL) {
     // The program decides what this signal does: hand it back whole.
     g_views[signo].kind.store(Kind::kNone);
     real_sigaction(signo, &act, nullptr);
+    if (kind == Kind::kDump) {
+      LogLine().add("PROF_DUMP_SIGNAL=").add(g_dump_text)
+          .add(": the program sets its own action for this signal; no more dumps on demand")
+          .emit();
+    }
     return;
   }
   (void)own_handler;
@@ -223,7 +236,8 @@ int masked_call(SigmaskFn real, int how, const sigset_t* set, sigset_t* old) {
 
 }  // namespace
 
-void signals_install(int sampling_signo, const struct sigaction& previous) {
+void signals_install(int sampling_signo, const struct sigaction& previous, int dump_signo,
+                     const char* dump_text) {
   g_sampling_signo = sampling_signo;
   g_views[sampling_signo].slots[0] = previous;
   g_views[sampling_signo].current.store(0);
@@ -231,8 +245,15 @@ void signals_install(int sampling_signo, const struct sigaction& previous) {
   bool own = previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN;
   g_program_samples.store(own);
   g_foreign_signal.store(forward_to_program, std::memory_order_release);
+  if (dump_signo != 0) {
+    g_dump_text = dump_text;
+    if (!install(dump_signo, Kind::kDump, dump_handler)) {
+      LogLine().add("PROF_DUMP_SIGNAL=").add(dump_text)
+          .add(": this signal already has a handler or is ignored; no dumps on demand").emit();
+    }
+  }
   for (int s : kTerminationSignals) {
-    if (s != sampling_signo) install(s, Kind::kTermination, termination_handler);
+    if (s != sampling_signo && s != dump_signo) install(s, Kind::kTermination, termination_handler);
   }
   for (int s : kCrashSignals) install(s, Kind::kCrash, crash_handler);
 }

@@ -1,6 +1,8 @@
 // Signals: what we take over, and how the program keeps its own view.
 //
-// We install handlers for the sampling signal, for the termination signals
+// We install handlers for the sampling signal, for the dump signal if one is
+// configured (PROF_DUMP_SIGNAL: ask the collector for a dump, nothing else),
+// for the termination signals
 // whose action is the default (SIGTERM, SIGINT, SIGHUP, SIGQUIT: write the
 // profile, then die by the same signal) and for the crash signals (SIGSEGV,
 // SIGBUS, SIGFPE, SIGILL, SIGABRT: write what can be written in a short,
@@ -26,9 +28,14 @@ inline constexpr int kTerminationWriteTimeoutMs = 10000;
 inline constexpr int kCrashWriteTimeoutMs = 2000;
 
 // Takes over the signals above. `sampling_signo` already has the sampling
-// handler (core/handler.cc); its previous action is `previous`.
+// handler (core/handler.cc); its previous action is `previous`. A nonzero
+// `dump_signo` (named `dump_text` in messages) gets the dump handler, unless
+// it already has an action other than the default: then it is refused with
+// one line. A program that later sets its own action for it gets the signal
+// back, and dumps end, with one line.
 // Not for the signal handler: calls sigaction.
-void signals_install(int sampling_signo, const struct sigaction& previous);
+void signals_install(int sampling_signo, const struct sigaction& previous, int dump_signo,
+                     const char* dump_text);
 
 // True when the program handles the sampling signal itself.
 // Handler-safe: reads one atomic.

@@ -27,6 +27,7 @@
 #include <cstring>
 
 #include "core/handler.h"
+#include "core/blocked_walk.h"
 #include "core/unwinder.h"
 #include "preload/libc_next.h"
 #include "preload/signals.h"
@@ -92,7 +93,8 @@ int sigprocmask(int how, const sigset_t* set, sigset_t* old) {
   // libunwind blocks every signal around its own critical sections, also
   // when the program itself unwinds with it: those masks keep their meaning,
   // or our handler could enter libunwind while the program holds its locks.
-  if (profpre::in_unwinder(__builtin_return_address(0))) {
+  void* caller = __builtin_return_address(0);
+  if (profpre::in_unwinder(caller) || profpre::in_blocked_walker(caller)) {
     return profpre::real_sigprocmask(how, set, old);
   }
   return profpre::program_sigprocmask(how, set, old);
@@ -128,7 +130,8 @@ int move_high(int fd) {
 extern "C" __attribute__((visibility("default")))  // interposes libc's
 int pipe2(int fds[2], int flags) {
   int rc = profpre::next_definition(g_real_pipe2, "pipe2")(fds, flags);
-  if (rc == 0 && profpre::in_unwinder(__builtin_return_address(0))) {
+  void* caller = __builtin_return_address(0);
+  if (rc == 0 && (profpre::in_unwinder(caller) || profpre::in_blocked_walker(caller))) {
     fds[0] = move_high(fds[0]);
     fds[1] = move_high(fds[1]);
   }

@@ -32,10 +32,20 @@ struct Symbolization {
   bool complete = false;
 };
 
-class Symbolizer {
+// Anything that turns an adjusted address into source frames: a Symbolizer,
+// or a SymbolCache in front of one.
+class SymbolSource {
+ public:
+  virtual ~SymbolSource() = default;
+  // `address` is already adjusted: the exact PC for a leaf, return address -
+  // 1 for a caller.
+  virtual Symbolization symbolize(uint64_t address) = 0;
+};
+
+class Symbolizer : public SymbolSource {
  public:
   Symbolizer();  // reports the modules of /proc/self/maps
-  ~Symbolizer();
+  ~Symbolizer() override;
   Symbolizer(const Symbolizer&) = delete;
   Symbolizer& operator=(const Symbolizer&) = delete;
 
@@ -44,9 +54,7 @@ class Symbolizer {
   // dlpi_addr the dynamic loader gave it.
   void add_unloaded_module(const std::string& path, uint64_t load_bias);
 
-  // `address` is already adjusted: the exact PC for a leaf, return address - 1
-  // for a caller.
-  Symbolization symbolize(uint64_t address);
+  Symbolization symbolize(uint64_t address) override;
 
  private:
   struct Impl;

@@ -108,6 +108,86 @@ def profile_run(argv, directory, hz=None, env=None, name="prof.pb.gz"):
     return r, read_profile(out, argv[0])
 
 
+class Child:
+    """A program started in the background, like run() but without waiting:
+    its stdout is read line by line as it comes (wait_line), its stdin is a
+    pipe when stdin=True (send), and finish() waits for the end and returns a
+    Run. A context manager: leaving the block kills the program if it still
+    runs, so that a failed check leaves nothing behind."""
+
+    def __init__(self, argv, env=None, cwd=None, preload=False, stdin=False, preexec_fn=None):
+        import time
+        env = child_env(env)
+        if preload:
+            expect(os.path.isfile(LIB), f"expected the library in $PROFPRE_LIB, saw {LIB!r}")
+            env["LD_PRELOAD"] = LIB
+        self.argv = list(argv)
+        self.started_ns = time.time_ns()  # CLOCK_REALTIME, just before the start
+        self.proc = subprocess.Popen(argv, env=env, cwd=cwd, bufsize=0,
+                                     stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     preexec_fn=preexec_fn)
+        self.pid = self.proc.pid
+        self.lines = []  # complete stdout lines so far, without their newline
+        self._partial = b""
+        self._next = 0  # wait_line looks at lines from here on
+        self._eof = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
+        return False
+
+    def running(self):
+        return self.proc.poll() is None
+
+    def _read(self, timeout):
+        import select
+        if self._eof:
+            return
+        ready, _, _ = select.select([self.proc.stdout], [], [], max(timeout, 0))
+        if not ready:
+            return
+        chunk = os.read(self.proc.stdout.fileno(), 65536)
+        if not chunk:
+            self._eof = True
+            return
+        *complete, self._partial = (self._partial + chunk).split(b"\n")
+        self.lines += [line.decode(errors="replace") for line in complete]
+
+    def wait_line(self, pattern, timeout):
+        """The re.match of `pattern` on the first stdout line not yet
+        returned that matches it, waiting up to timeout seconds; None if no
+        such line came. Lines before the match are passed over."""
+        import time
+        deadline = time.monotonic() + timeout
+        while True:
+            for i in range(self._next, len(self.lines)):
+                m = re.match(pattern, self.lines[i])
+                if m:
+                    self._next = i + 1
+                    return m
+            left = deadline - time.monotonic()
+            if left <= 0 or self._eof:
+                return None
+            self._read(min(left, 0.1))
+
+    def send(self, text):
+        self.proc.stdin.write(text.encode())
+        self.proc.stdin.flush()
+
+    def finish(self, timeout=60):
+        """Closes stdin, waits for the end; the Run has every stdout line."""
+        out, err = self.proc.communicate(timeout=timeout)
+        text = self._partial + (out or b"")
+        stdout = "".join(line + "\n" for line in self.lines) + text.decode(errors="replace")
+        return Run(self.argv, self.proc.returncode, stdout, err.decode(errors="replace"))
+
+
 # ---------------------------------------------------------------- pprof
 
 _go_home = None
@@ -272,16 +352,16 @@ def parse_raw(text):
     return p
 
 
-def read_profile(path, executable=None, need_samples=True):
+def read_profile(path, executable=None, need_samples=True, kind="cpu"):
     """Reads a profile through `go tool pprof -raw` and checks what every
     profile must satisfy; with `executable`, that it is mapping 1. (Whether
     mapping 1 claims to be symbolized is a test of its own, in inline.py.)"""
     expect(os.path.isfile(path), f"expected a profile at {path}, saw none")
     p = parse_raw(pprof("-raw", path))
-    expect(p.sample_types == ["samples/count", "cpu/nanoseconds"],
-           f"expected sample types samples/count cpu/nanoseconds, saw {p.sample_types}")
-    expect(p.period_type == "cpu nanoseconds",
-           f"expected period type cpu nanoseconds, saw {p.period_type!r}")
+    expect(p.sample_types == ["samples/count", f"{kind}/nanoseconds"],
+           f"expected sample types samples/count {kind}/nanoseconds, saw {p.sample_types}")
+    expect(p.period_type == f"{kind} nanoseconds",
+           f"expected period type {kind} nanoseconds, saw {p.period_type!r}")
     expect(p.samples or not need_samples, f"expected samples in {path}, saw none:\n{p.text}")
     for s in p.samples:
         for lid in s.location_ids:
@@ -302,6 +382,66 @@ def read_profile(path, executable=None, need_samples=True):
             print(f"  note: mapping 1 of {os.path.basename(path)} is not flagged as symbolized "
                   f"({main.flags!r}): pprof may have re-symbolized it with its own tools")
     return p
+
+
+def _varint(data, pos):
+    value = shift = 0
+    while True:
+        expect(pos < len(data), "protobuf: truncated varint")
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return value, pos
+
+
+def proto_fields(data):
+    """The top-level fields of an encoded protobuf message, in order, as
+    (field number, value): an int for varint and fixed-size fields (signed
+    varints are left as the unsigned 64-bit number), bytes for
+    length-delimited ones."""
+    pos, fields = 0, []
+    while pos < len(data):
+        key, pos = _varint(data, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _varint(data, pos)
+        elif wire == 1 or wire == 5:
+            size = 8 if wire == 1 else 4
+            expect(pos + size <= len(data), "protobuf: truncated fixed-size field")
+            value, pos = int.from_bytes(data[pos:pos + size], "little"), pos + size
+        elif wire == 2:
+            size, pos = _varint(data, pos)
+            expect(pos + size <= len(data), "protobuf: truncated length-delimited field")
+            value, pos = data[pos:pos + size], pos + size
+        else:
+            raise TestFailure(f"protobuf: unexpected wire type {wire} of field {number}")
+        fields.append((number, value))
+    return fields
+
+
+def profile_times(path):
+    """(time_nanos, duration_nanos) of a gzip'd pprof profile, read from the
+    file itself: fields 9 and 10 of perftools.profiles.Profile (pprof -raw
+    prints them only rounded)."""
+    import gzip
+    with gzip.open(path, "rb") as f:
+        fields = dict(proto_fields(f.read()))
+    return fields.get(9, 0), fields.get(10, 0)
+
+
+def wait_for(condition, timeout, step=0.02):
+    """Polls condition() until it is true (returns True) or timeout seconds
+    have passed (returns False)."""
+    import time
+    deadline = time.monotonic() + timeout
+    while True:
+        if condition():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(step)
 
 
 def binomial_tolerance(p, n):

@@ -4,7 +4,10 @@
 #include <pthread.h>
 
 #include <catch2/catch.hpp>
+#include <ctime>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "tests/unit/core/test_support.h"
 
@@ -71,4 +74,93 @@ TEST_CASE("an exited thread's slot is drained and freed", "[collector]") {
   for (const auto& s : captured.snapshot.stacks) count += s.tid == tid ? s.count : 0;
   CHECK(count >= 20);
   CHECK(used->state.load() == profpre::kFree);
+}
+
+namespace {
+
+struct Delivered {
+  std::mutex mutex;
+  std::vector<profpre::Snapshot> windows;
+  std::vector<profpre::Snapshot> dumps;
+};
+
+void deliver(profpre::Snapshot& snapshot, profpre::SnapshotKind kind, void* context) {
+  auto* out = static_cast<Delivered*>(context);
+  std::lock_guard lock(out->mutex);
+  (kind == profpre::SnapshotKind::kDump ? out->dumps : out->windows).push_back(std::move(snapshot));
+}
+
+int64_t samples_in(const profpre::Snapshot& s) {
+  int64_t count = 0;
+  for (const auto& stack : s.stacks) count += stack.count;
+  return count;
+}
+
+int64_t now_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+}  // namespace
+
+TEST_CASE("windows tile the run and together hold every sample", "[collector]") {
+  Delivered delivered;
+  profpre::CollectorOptions options;
+  options.start_mono_ns = now_ns();
+  options.window_ns = 300 * 1000 * 1000;
+  options.deliver = deliver;
+  options.context = &delivered;
+  REQUIRE(profpre::collector_start(pthread_create, options));
+  core_test::Sampling sampling(250);
+  handler_test_burn(1.6);
+  sampling.stop();
+
+  Captured last;
+  profpre::collector_finish(capture, &last);
+  REQUIRE(last.called);
+  std::lock_guard lock(delivered.mutex);
+  // 1.6 s of burning in 0.3 s windows: five closed, whatever the load.
+  REQUIRE(delivered.windows.size() >= 4);
+  int64_t total = samples_in(last.snapshot);
+  int64_t previous_end = options.start_mono_ns;
+  for (const auto& w : delivered.windows) {
+    CHECK(w.start_mono_ns == previous_end);
+    CHECK(w.end_mono_ns > w.start_mono_ns);
+    previous_end = w.end_mono_ns;
+    total += samples_in(w);
+  }
+  CHECK(last.snapshot.start_mono_ns == previous_end);
+  CHECK(total == static_cast<int64_t>(last.snapshot.stats.samples));
+  CHECK(total >= 300);
+  sampling.release();
+}
+
+TEST_CASE("a dump is a copy of the aggregate so far", "[collector]") {
+  Delivered delivered;
+  profpre::CollectorOptions options;
+  options.start_mono_ns = now_ns();
+  options.deliver = deliver;
+  options.context = &delivered;
+  REQUIRE(profpre::collector_start(pthread_create, options));
+  core_test::Sampling sampling(250);
+  handler_test_burn(0.6);
+  profpre::collector_request_dump();
+  handler_test_burn(0.6);
+  sampling.stop();
+
+  Captured last;
+  profpre::collector_finish(capture, &last);
+  REQUIRE(last.called);
+  std::lock_guard lock(delivered.mutex);
+  REQUIRE(delivered.dumps.size() == 1);
+  CHECK(delivered.windows.empty());
+  int64_t dumped = samples_in(delivered.dumps[0]);
+  int64_t whole = samples_in(last.snapshot);
+  // The dump saw about half; the end still has everything, the dump's part too.
+  CHECK(dumped >= 50);
+  CHECK(whole == static_cast<int64_t>(last.snapshot.stats.samples));
+  CHECK(whole > dumped + 50);
+  CHECK(last.snapshot.start_mono_ns == options.start_mono_ns);
+  sampling.release();
 }

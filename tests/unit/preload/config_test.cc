@@ -43,6 +43,37 @@ TEST_CASE("a signal is named with or without SIG, or numbered", "[config]") {
   CHECK(parse_signal("") == -1);
 }
 
+TEST_CASE("an interval is seconds with an optional fraction, 0.1 to 86400", "[config]") {
+  using profpre::parse_interval;
+  CHECK(parse_interval("60") == 60000000000LL);
+  CHECK(parse_interval("0.5") == 500000000LL);
+  CHECK(parse_interval(".25") == 250000000LL);
+  CHECK(parse_interval("0.1") == 100000000LL);
+  CHECK(parse_interval("86400") == 86400000000000LL);
+  CHECK(parse_interval("0.05") == -1);
+  CHECK(parse_interval("86401") == -1);
+  CHECK(parse_interval("0") == -1);
+  CHECK(parse_interval("1.") == -1);
+  CHECK(parse_interval("1s") == -1);
+  CHECK(parse_interval("-1") == -1);
+  CHECK(parse_interval("") == -1);
+}
+
+TEST_CASE("the dump signal is any catchable signal but ours and the faults", "[config]") {
+  using profpre::usable_dump_signal;
+  CHECK(usable_dump_signal(SIGUSR2, SIGPROF));
+  CHECK(usable_dump_signal(SIGHUP, SIGPROF));
+  CHECK(usable_dump_signal(SIGRTMIN + 1, SIGPROF));
+  CHECK(parse_signal("USR2") == SIGUSR2);
+  CHECK(parse_signal("SIGHUP") == SIGHUP);
+  CHECK_FALSE(usable_dump_signal(SIGPROF, SIGPROF));
+  CHECK_FALSE(usable_dump_signal(SIGKILL, SIGPROF));
+  CHECK_FALSE(usable_dump_signal(SIGSTOP, SIGPROF));
+  CHECK_FALSE(usable_dump_signal(SIGSEGV, SIGPROF));
+  CHECK_FALSE(usable_dump_signal(SIGABRT, SIGPROF));
+  CHECK_FALSE(usable_dump_signal(-1, SIGPROF));
+}
+
 TEST_CASE("%p becomes the pid and %% a percent sign", "[config]") {
   char out[64];
   REQUIRE(expand_output_path("/t/prof-%p.pb.gz", 4321, out, sizeof out));

@@ -60,3 +60,16 @@ TEST_CASE("the exec sequence travels as pid:n and only to the same pid", "[namin
   CHECK(profpre::parse_exec_seq("", 4321) == 0);
   CHECK(profpre::parse_exec_seq("4321", 4321) == 0);
 }
+
+TEST_CASE("windows and dumps add a numbered tag of four digits at least", "[naming]") {
+  char out[128];
+  REQUIRE(profpre::sequence_path("/o/prof.pb.gz", "w", 1, out, sizeof out));
+  CHECK(std::string(out) == "/o/prof.w0001.pb.gz");
+  REQUIRE(profpre::sequence_path("/o/prof.4242.1.pb.gz", "w", 12, out, sizeof out));
+  CHECK(std::string(out) == "/o/prof.4242.1.w0012.pb.gz");
+  REQUIRE(profpre::sequence_path("/o/prof.pb.gz", "dump", 3, out, sizeof out));
+  CHECK(std::string(out) == "/o/prof.dump0003.pb.gz");
+  REQUIRE(profpre::sequence_path("/o/profile", "w", 12345, out, sizeof out));
+  CHECK(std::string(out) == "/o/profile.w12345");
+  CHECK_FALSE(profpre::sequence_path("/o/prof.pb.gz", "w", 1, out, 16));
+}
