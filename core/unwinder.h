@@ -29,8 +29,12 @@ bool in_unwinder(const void* address);
 // after start.
 extern constinit Unwinder g_unwinder;
 
-// Opens libunwind privately, resolves its functions and selects its
-// per-thread cache, whose lookups take no lock. False when it cannot.
+// Opens libunwind privately, resolves its functions and asks for its
+// per-thread cache. Debian's build (1.6.2) quietly keeps one global cache
+// instead, guarded by a lock that libunwind takes with every signal blocked
+// (through the real sigprocmask: preload/unwind_support.cc lets its calls
+// through), so a handler never waits for a lock its own thread holds; it may
+// wait briefly for another thread's walk. False when it cannot load.
 // Not for the signal handler: dlopen.
 bool unwinder_load();
 
