@@ -156,6 +156,26 @@ def test_cpu_mode_shows_no_waiting():
     expect(not labelled, f"expected no state label in cpu mode, saw {len(labelled)} samples")
 
 
+def test_wall_mode_under_the_stress_fixture():
+    """Threads that throw, dlopen and dlclose while our thread walks their
+    stacks from outside: no hang, no crash, the program's own results."""
+    libraries = {"exceptions": os.environ.get("FX_THROW_LIB", ""),
+                 "dlopen": os.environ.get("FX_STRESS_LIB", ""), "jit": ""}
+    for mode, library in libraries.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "prof.pb.gz")
+            argv = [fixture("stress"), mode, "1.0"] + ([library] if library else [])
+            r = run(argv, env={"PROF_OUT": out, "PROF_MODE": "wall", "PROF_HZ": "1000"},
+                    preload=True, timeout=60)
+            found = numbers(r.stdout)
+            print(f"  {mode}: status {r.status}, ops={found.get('ops')} "
+                  f"failures={found.get('failures')}")
+            expect(r.status == 0 and found.get("failures") == 0 and found.get("ops", 0) > 0,
+                   f"{mode}: expected a clean run, saw:\n{r.describe()}")
+            profile = read_profile(out, fixture("stress"), kind="wall")
+            expect(profile.total_cpu_ns() > 0, f"{mode}: expected wall time in the profile")
+
+
 def test_a_bad_mode_says_so_and_profiles_cpu():
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "prof.pb.gz")
@@ -173,4 +193,5 @@ if __name__ == "__main__":
               test_halves_of_sleeping_and_computing,
               test_every_thread_for_its_whole_life_where_it_waits,
               test_cpu_mode_shows_no_waiting,
+              test_wall_mode_under_the_stress_fixture,
               test_a_bad_mode_says_so_and_profiles_cpu)
