@@ -669,17 +669,7 @@ bool collector_start(CreateThreadFn create, const CollectorOptions& options) {
   g_options = options;
   g_phase.store(0, std::memory_order_release);
 
-  sigset_t all;
-  sigset_t saved;
-  sigfillset(&all);
-  // The raw call: the interposed pthread_sigmask would keep the sampling
-  // signal open, and the program's process-wide SIGPROF could land here.
-  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &saved, NSIG / 8);
-  pthread_t thread;
-  int rc = create(&thread, nullptr, collector_main, nullptr);
-  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &saved, nullptr, NSIG / 8);
-  if (rc != 0) return false;
-  pthread_detach(thread);
+  if (!start_own_thread(create, collector_main, nullptr)) return false;
   g_started = true;
   return true;
 }

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "core/private_files.h"
 #include "core/thread_slots.h"
 
 namespace profpre {
@@ -63,7 +64,6 @@ struct Snapshot {
 
 enum class SnapshotKind { kWindow, kDump };
 
-using CreateThreadFn = int (*)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
 using FinishFn = void (*)(Snapshot& snapshot, void* context);
 // Receives a closed window or a dump on the collector thread; should only
 // queue it, so that the rings keep being drained.

@@ -2,6 +2,7 @@
 #include "core/private_files.h"
 
 #include <sched.h>
+#include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -26,5 +27,18 @@ bool use_private_descriptor_table() {
 }
 
 bool has_private_descriptor_table() { return t_private_table; }
+
+bool start_own_thread(CreateThreadFn create, void* (*routine)(void*), void* arg) {
+  sigset_t all;
+  sigset_t saved;
+  sigfillset(&all);
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &saved, NSIG / 8);
+  pthread_t thread;
+  int rc = create(&thread, nullptr, routine, arg);
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &saved, nullptr, NSIG / 8);
+  if (rc != 0) return false;
+  pthread_detach(thread);
+  return true;
+}
 
 }  // namespace profpre

@@ -1,4 +1,5 @@
-// A descriptor table of our own for our background threads.
+// Our own background threads: how they start, and a descriptor table of
+// their own.
 //
 // Our threads open files while the program runs: /proc files, ELF files to
 // symbolize, the profile itself. In the program's descriptor table each of
@@ -13,7 +14,19 @@
 // the shared table and its opens are brief.
 #pragma once
 
+#include <pthread.h>
+
 namespace profpre {
+
+using CreateThreadFn = int (*)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
+
+// Starts one of our own threads, detached, with `create` (the real
+// pthread_create) and every signal blocked in it, so that none of the
+// program's signals lands on it. The mask is set with the raw system call:
+// the interposed pthread_sigmask would keep the sampling signal open, and the
+// program's process-wide SIGPROF could then land on our thread. Not for the
+// signal handler: creates a thread.
+bool start_own_thread(CreateThreadFn create, void* (*routine)(void*), void* arg);
 
 // Gives the calling thread a table of its own holding nothing. Returns
 // whether it did. Not for the signal handler; call it first thing in one of

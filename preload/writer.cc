@@ -2,10 +2,7 @@
 #include "preload/writer.h"
 
 #include <pthread.h>
-#include <signal.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <condition_variable>
 #include <deque>
@@ -51,20 +48,10 @@ void* writer_main(void* raw) {
 bool writer_start(WriteJobFn write, CreateThreadFn create) {
   auto* w = new WriterState();
   w->write = write;
-  sigset_t all;
-  sigset_t saved;
-  sigfillset(&all);
-  // The raw call: the interposed pthread_sigmask would keep the sampling
-  // signal open, and the program's process-wide SIGPROF could land here.
-  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &saved, NSIG / 8);
-  pthread_t thread;
-  int rc = create(&thread, nullptr, writer_main, w);
-  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &saved, nullptr, NSIG / 8);
-  if (rc != 0) {
+  if (!start_own_thread(create, writer_main, w)) {
     delete w;
     return false;
   }
-  pthread_detach(thread);
   g_writer = w;
   return true;
 }
