@@ -477,7 +477,10 @@ WallThread& wall_thread(CollectorState& st, ThreadSlot* slot, pid_t tid, int64_t
   return it->second;
 }
 
-void wall_tick(CollectorState& st, int64_t period_ns) {
+// `look`: false for the last tick, taken while the exiting thread waits for
+// us (its stack then would be our own exit path): time since the previous
+// tick goes where each thread was then.
+void wall_tick(CollectorState& st, int64_t period_ns, bool look = true) {
   ++st.stats.wall_ticks;
   slot_for_each([&](ThreadSlot* slot) {
     if (slot->state.load(std::memory_order_acquire) != kActive) return;
@@ -519,6 +522,10 @@ void wall_tick(CollectorState& st, int64_t period_ns) {
     int64_t blocked = take_periods(&w.owed_blocked_ns, blocked_ns, period_ns);
 
     WallThread now_seen;
+    if (!look) {
+      credit_previous(st, tid, w, blocked);
+      return;
+    }
     if (!observe_blocked(st, tid, &now_seen)) {
       // Running now: what was not reported may be a wait for a CPU still
       // under way, at most one tick of it.
@@ -650,7 +657,7 @@ void* collector_main(void*) {
     }
   }
 
-  if (tick_ns > 0) wall_tick(st, options.wall_period_ns);
+  if (tick_ns > 0) wall_tick(st, options.wall_period_ns, /*look=*/false);
   pass(st, true);
   Snapshot snapshot = make_snapshot(st, SnapshotKind::kWindow);
   g_finish_fn(snapshot, g_finish_context);
