@@ -6,6 +6,8 @@
 // and from the collector, which keeps a few slots free ahead of demand.
 #include "core/thread_slots.h"
 
+#include "core/sleep_lock.h"
+
 #include <sys/mman.h>
 
 #include <bit>
@@ -32,9 +34,9 @@ constinit std::atomic<int> g_exited_slots{0};
 // Where the next claim starts looking: just past the last claimed slot.
 constinit std::atomic<int> g_claim_hint{0};
 
-// Serializes chunk creation between the collector and starting threads. A
-// plain spin flag: never taken in the handler.
-constinit std::atomic_flag g_grow_lock = ATOMIC_FLAG_INIT;
+// Serializes chunk creation between the collector and starting threads.
+// Never taken in the handler.
+constinit SleepLock g_grow_lock;
 
 bool map_chunk() {
   int index = g_slot_chunk_count.load(std::memory_order_acquire);
@@ -79,11 +81,12 @@ bool slot_pool_init() {
 
 void slot_pool_reserve() {
   if (free_slots() >= kSpareSlots) return;
-  while (g_grow_lock.test_and_set(std::memory_order_acquire)) {
-  }
+  g_grow_lock.lock();
   if (free_slots() < kSpareSlots) map_chunk();
-  g_grow_lock.clear(std::memory_order_release);
+  g_grow_lock.unlock();
 }
+
+void slot_pool_after_fork() { g_grow_lock.reset(); }
 
 ThreadSlot* slot_claim(pid_t tid) {
   int total = g_slot_chunk_count.load(std::memory_order_acquire) * kSlotsPerChunk;

@@ -120,6 +120,10 @@ ThreadSlot* slot_find(pid_t tid);
 // the handler rarely fail. Not for the signal handler (calls mmap).
 void slot_pool_reserve();
 
+// In a forked child: frees the growth lock, which the parent's collector or
+// another of its threads may have held at the fork.
+void slot_pool_after_fork();
+
 // Calls fn(slot) for every slot in every mapped chunk. Handler-safe when
 // fn is: reads only atomics.
 template <typename Fn>

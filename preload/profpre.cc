@@ -424,6 +424,7 @@ bool set_output_path() {
 void after_fork_in_child() {
   if (g_phase.load() != kRunning) return;
   g_sampling.store(false, std::memory_order_release);
+  slot_pool_after_fork();
   // Timers are not inherited; the slots and aggregate are the parent's.
   slot_for_each([](ThreadSlot* slot) {
     if (slot->state.load(std::memory_order_relaxed) != kFree) slot_release(slot);
