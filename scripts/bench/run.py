@@ -839,7 +839,7 @@ def main():
     parser.add_argument("--out", help="also write the table to this file")
     parser.add_argument("--only", type=lambda s: s.split(","), default=None,
                         help="comma-separated subset of: " + ", ".join(MAIN_WORKLOADS) +
-                        ", signals, exit, memory")
+                        ", signals, exit, memory, modes (modes.py: wall, interval, dumps)")
     parser.add_argument("--dump", help="also write every run's raw figures, one JSON a line")
     parser.add_argument("--profpre", default=PROFPRE_LIB,
                         help="the profpre library to measure (default build/libprofpre.so); "
@@ -850,21 +850,28 @@ def main():
     tools = check_setup()
     pin_libraries(args.profpre)
 
-    started = time.monotonic()
-    load = os.getloadavg()[0]
-    results = Results()
-    for k in range(args.rounds):
-        run_round(k, args, tools, results)
-    header = (f"profpre benchmark: {args.rounds} rounds in {time.monotonic() - started:.0f} s, "
-              f"{os.cpu_count()} CPUs, load {load:.1f} at start, "
-              f"{os.getloadavg()[0]:.1f} at end, {time.strftime('%Y-%m-%d %H:%M')}")
-    if args.dump:
-        dump(results, args.dump)
-    text = render(table(results), header) + "\n\n" + LEGEND
-    print(text)
+    texts = []
+    if args.only != ["modes"]:
+        started = time.monotonic()
+        load = os.getloadavg()[0]
+        results = Results()
+        for k in range(args.rounds):
+            run_round(k, args, tools, results)
+        header = (f"profpre benchmark: {args.rounds} rounds in {time.monotonic() - started:.0f} s, "
+                  f"{os.cpu_count()} CPUs, load {load:.1f} at start, "
+                  f"{os.getloadavg()[0]:.1f} at end, {time.strftime('%Y-%m-%d %H:%M')}")
+        if args.dump:
+            dump(results, args.dump)
+        texts.append(render(table(results), header) + "\n\n" + LEGEND)
+        print(texts[-1], flush=True)
+    if not args.only or "modes" in args.only:
+        # The wall, interval and dump modes (modes.py), on the same pinned library.
+        import modes
+        texts.append(modes.benchmark(args.rounds, profpre=PROFPRE_LIB, pin=False))
+        print(("\n" if len(texts) > 1 else "") + texts[-1])
     if args.out:
         with open(args.out, "w") as f:
-            f.write(text + "\n")
+            f.write("\n\n".join(texts) + "\n")
 
 
 if __name__ == "__main__":
