@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "core/private_files.h"
 #include "core/thread_slots.h"
 
 namespace profpre {
@@ -414,15 +415,18 @@ bool can_read_own_memory() {
 
 // --- /proc -----------------------------------------------------------------
 
-// Reads /proc/self/task/TID/NAME into buffer, NUL-terminated; the length, or
-// -1 when the file cannot be read.
-ssize_t read_task_file(pid_t tid, const char* name, char* buffer, size_t size) {
+constinit std::atomic<int> g_held_task_files{0};
+
+int open_task_file(pid_t tid, TaskFile file) {
+  static constexpr const char* kNames[kTaskFileKinds] = {"stat", "schedstat", "syscall"};
   char path[64];
-  snprintf(path, sizeof path, "/proc/self/task/%d/%s", static_cast<int>(tid), name);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  ssize_t n = read(fd, buffer, size - 1);
-  close(fd);
+  snprintf(path, sizeof path, "/proc/self/task/%d/%s", static_cast<int>(tid),
+           kNames[static_cast<int>(file)]);
+  return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+ssize_t read_once(int fd, char* buffer, size_t size) {
+  ssize_t n = pread(fd, buffer, size - 1, 0);
   if (n < 0) return -1;
   buffer[n] = '\0';
   return n;
@@ -462,11 +466,47 @@ class WalkGuard {
 
 // --- Interface ---------------------------------------------------------------
 
-ThreadState read_thread_state(pid_t tid) {
+ssize_t read_task_file(pid_t tid, TaskFile file, TaskFiles* held, char* buffer, size_t size) {
+  int* slot = held != nullptr ? &held->fd[static_cast<int>(file)] : nullptr;
+  if (slot != nullptr && *slot >= 0) {
+    ssize_t n = read_once(*slot, buffer, size);
+    if (n > 0) return n;
+    close(*slot);
+    *slot = -1;
+    g_held_task_files.fetch_sub(1, std::memory_order_relaxed);
+  }
+  int fd = open_task_file(tid, file);
+  if (fd < 0) return -1;
+  ssize_t n = read_once(fd, buffer, size);
+  if (slot != nullptr && n > 0 && has_private_descriptor_table()) {
+    if (g_held_task_files.fetch_add(1, std::memory_order_relaxed) < kMaxHeldTaskFiles) {
+      *slot = fd;
+      return n;
+    }
+    g_held_task_files.fetch_sub(1, std::memory_order_relaxed);
+  }
+  close(fd);
+  return n;
+}
+
+void release_task_files(TaskFiles* held) {
+  for (int& fd : held->fd) {
+    if (fd < 0) continue;
+    close(fd);
+    fd = -1;
+    g_held_task_files.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+
+int held_task_files() { return g_held_task_files.load(std::memory_order_relaxed); }
+
+void forget_held_task_files() { g_held_task_files.store(0, std::memory_order_relaxed); }
+
+ThreadState read_thread_state(pid_t tid, TaskFiles* held) {
   // "pid (comm) S ...": comm may hold spaces and parentheses, nothing after
   // it does, so the state follows the last ')'. comm is at most 15 bytes.
   char text[256];
-  ssize_t n = read_task_file(tid, "stat", text, sizeof text);
+  ssize_t n = read_task_file(tid, TaskFile::kStat, held, text, sizeof text);
   if (n <= 0) return ThreadState::kUnknown;
   const char* close_paren = strrchr(text, ')');
   if (close_paren == nullptr || close_paren[1] != ' ') return ThreadState::kUnknown;
@@ -520,9 +560,9 @@ bool parse_blocked_point(std::string_view text, BlockedPoint* out) {
   return true;
 }
 
-bool read_blocked_point(pid_t tid, BlockedPoint* out) {
+bool read_blocked_point(pid_t tid, BlockedPoint* out, TaskFiles* held) {
   char text[256];
-  ssize_t n = read_task_file(tid, "syscall", text, sizeof text);
+  ssize_t n = read_task_file(tid, TaskFile::kSyscall, held, text, sizeof text);
   if (n <= 0) return false;
   return parse_blocked_point(std::string_view(text, static_cast<size_t>(n)), out);
 }

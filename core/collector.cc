@@ -161,16 +161,20 @@ struct CollectorState {
     int64_t run_delay_ns = -1;     // its run-queue delay then (-1: not read yet)
     int64_t ahead_ns = 0;          // shown as a brief wait, maybe reported later as delay
     int64_t prev_seen_ns = 0;      // the tick before seen_ns
+    int64_t blocked_since_ns = 0;  // when it was first seen blocked at `point`
+    int64_t next_look_ns = 0;      // blocked and unmoved: not looked at before
     bool blocked = false;    // blocked in the kernel at that tick
     uint8_t state = 0;       // its ThreadState then
     BlockedPoint point;      // where it was blocked
     std::vector<uint64_t> pcs;  // the stack it was blocked in
     size_t index = SIZE_MAX;    // that stack's aggregate entry, if of this window
     uint64_t generation = 0;    // the window `index` belongs to
+    TaskFiles files;            // its /proc files, held while it is active
   };
   std::unordered_map<pid_t, WallThread> wall;
   bool can_walk = false;
-  int64_t wall_period_ns = 0;  // 0: not wall mode  // without the remote unwinder, blocked stacks are a pseudo-frame
+  int64_t wall_period_ns = 0;  // 0: not wall mode
+  int64_t wall_tick_ns = 0;    // between two ticks
   uint64_t generation = 0;  // counts windows taken
   std::vector<uint64_t> walk_scratch = std::vector<uint64_t>(kMaxFrames);
   int64_t window_start_ns = 0;
@@ -312,7 +316,10 @@ void pass(CollectorState& st, bool read_names) {
       wall_settle_exit(st, slot, tid);
       st.last_stack.erase(tid);
       st.carried_stack.erase(tid);
-      st.wall.erase(tid);
+      if (auto known = st.wall.find(tid); known != st.wall.end()) {
+        release_task_files(&known->second.files);
+        st.wall.erase(known);
+      }
       ++st.threads_ended;
       slot_release(slot);
     }
@@ -347,6 +354,18 @@ void pass(CollectorState& st, bool read_names) {
 // totals are exact. A thread that used no CPU since the previous tick and
 // was blocked then is where it was: it costs one clock_gettime and no file
 // read. A thread counts from when it got its slot to its exit hook.
+//
+// Even that clock read, one system call per thread per tick, adds up with
+// a thousand idle threads. A thread that has stayed blocked at one point
+// for a while is looked at less often: after being quiet for time q, every
+// q/8 ticks, and at least every kMaxQuietTicks ticks. Its totals stay exact
+// (the time is measured whenever it is looked at); what coarsens is where
+// the time goes when it wakes between two looks: the first half of the gap
+// goes to where it was blocked, the rest as if it had been looked at every
+// tick, so at most half a gap, min(q/16, kMaxQuietTicks / 2 ticks), is
+// shown on the wrong side of the change. Before a window or a dump every
+// thread is looked at.
+constexpr int64_t kMaxQuietTicks = 8;
 
 using WallThread = CollectorState::WallThread;
 
@@ -382,16 +401,10 @@ void credit_at_last_sample(CollectorState& st, pid_t tid, int64_t periods, Threa
 }
 
 // A thread's run-queue delay in ns (schedstat's second field), or -1.
-int64_t read_run_delay(pid_t tid) {
-  char path[64];
-  snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", static_cast<int>(tid));
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
+int64_t read_run_delay(pid_t tid, TaskFiles* files) {
   char buf[96];
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
+  ssize_t n = read_task_file(tid, TaskFile::kSchedstat, files, buf, sizeof buf);
   if (n <= 0) return -1;
-  buf[n] = '\0';
   char* end = nullptr;
   strtoull(buf, &end, 10);  // time on the CPU
   if (end == buf || *end != ' ') return -1;
@@ -404,14 +417,14 @@ int64_t read_run_delay(pid_t tid) {
 // stack, into `out`. The walk is kept only if the thread is still at the
 // same point after it: one that woke during the walk may have rewritten
 // the stack under it.
-bool observe_blocked(CollectorState& st, pid_t tid, WallThread* out) {
-  ThreadState state = read_thread_state(tid);
+bool observe_blocked(CollectorState& st, pid_t tid, TaskFiles* files, WallThread* out) {
+  ThreadState state = read_thread_state(tid, files);
   if (state != ThreadState::kSleeping && state != ThreadState::kDiskWait &&
       state != ThreadState::kStopped) {
     return false;
   }
   BlockedPoint point;
-  if (!read_blocked_point(tid, &point)) return false;
+  if (!read_blocked_point(tid, &point, files)) return false;
   if (!st.can_walk) {
     out->pcs.assign(1, kPcOffCpuUnplaced);
     out->point = point;
@@ -422,7 +435,7 @@ bool observe_blocked(CollectorState& st, pid_t tid, WallThread* out) {
   uint32_t depth = walk_blocked_thread(point, st.walk_scratch.data(), kMaxFrames);
   ++st.stats.blocked_walks;
   BlockedPoint again;
-  if (depth == 0 || !read_blocked_point(tid, &again) || again.sp != point.sp ||
+  if (depth == 0 || !read_blocked_point(tid, &again, files) || again.sp != point.sp ||
       again.pc != point.pc || again.syscall != point.syscall) {
     return false;
   }
@@ -477,30 +490,52 @@ WallThread& wall_thread(CollectorState& st, ThreadSlot* slot, pid_t tid, int64_t
   return it->second;
 }
 
+// When a thread blocked and unmoved since `since` is next looked at.
+int64_t next_look(int64_t now, int64_t since, int64_t tick_ns) {
+  int64_t ticks = std::clamp((now - since) / 8 / tick_ns, int64_t{1}, kMaxQuietTicks);
+  // Half a tick early, so that jitter in our wakeups does not skip one more.
+  return now + ticks * tick_ns - tick_ns / 2;
+}
+
 // `look`: false for the last tick, taken while the exiting thread waits for
 // us (its stack then would be our own exit path): time since the previous
-// tick goes where each thread was then.
-void wall_tick(CollectorState& st, int64_t period_ns, bool look = true) {
+// tick goes where each thread was then. `every_thread`: also the quiet
+// threads not due yet (before a window or dump, and at the end).
+void wall_tick(CollectorState& st, int64_t period_ns, bool look, bool every_thread) {
   ++st.stats.wall_ticks;
+  const int64_t tick_ns = st.wall_tick_ns;
+  const int64_t tick_start = monotonic_ns();
   slot_for_each([&](ThreadSlot* slot) {
     if (slot->state.load(std::memory_order_acquire) != kActive) return;
     pid_t tid = slot->tid.load(std::memory_order_relaxed);
     if (tid == 0) return;
+    if (!every_thread) {
+      auto known = st.wall.find(tid);
+      if (known != st.wall.end() && known->second.blocked &&
+          tick_start < known->second.next_look_ns) {
+        return;
+      }
+    }
+    ++st.stats.wall_looks;
     uint64_t cpu = thread_cpu_ns(tid);
     int64_t now = monotonic_ns();
     if (cpu == 0) return;  // gone; reaped later
     WallThread& w = wall_thread(st, slot, tid, now, cpu);
     bool ran = cpu != w.cpu_ns;
+    int64_t span = now - w.seen_ns;
     int64_t off = time_off_cpu(w, now, cpu);
     if (!ran && w.blocked) {  // has not moved
       credit_previous(st, tid, w, take_periods(&w.owed_blocked_ns, off, period_ns));
+      w.next_look_ns = next_look(now, w.blocked_since_ns, tick_ns);
+      // Quiet: its files are better held for a thread that is not.
+      if (w.next_look_ns > now + tick_ns) release_task_files(&w.files);
       return;
     }
     // Of the time off the CPU, what was spent waiting for one. The kernel
     // adds a wait to the delay only once it is over: a wait under way at
     // the previous tick was then shown at the thread's last sample (as a
     // brief wait) and is not shown again when the kernel reports it.
-    int64_t delay = read_run_delay(tid);
+    int64_t delay = read_run_delay(tid, &w.files);
     int64_t reported = 0;
     if (delay >= 0) {
       if (w.run_delay_ns >= 0) reported = std::max(delay - w.run_delay_ns, int64_t{0});
@@ -519,6 +554,13 @@ void wall_tick(CollectorState& st, int64_t period_ns, bool look = true) {
       credit_at_last_sample(st, tid, runnable_periods, ThreadState::kRunnable);
     }
     int64_t blocked_ns = off - runnable;
+    // Woken during a gap between looks (see kMaxQuietTicks), at a moment
+    // we cannot know: its first half goes where the thread was blocked.
+    if (w.blocked && span > tick_ns + tick_ns / 2 && blocked_ns > 0) {
+      int64_t early_ns = std::min(span / 2, blocked_ns);
+      credit_previous(st, tid, w, take_periods(&w.owed_blocked_ns, early_ns, period_ns));
+      blocked_ns -= early_ns;
+    }
     int64_t blocked = take_periods(&w.owed_blocked_ns, blocked_ns, period_ns);
 
     WallThread now_seen;
@@ -526,7 +568,7 @@ void wall_tick(CollectorState& st, int64_t period_ns, bool look = true) {
       credit_previous(st, tid, w, blocked);
       return;
     }
-    if (!observe_blocked(st, tid, &now_seen)) {
+    if (!observe_blocked(st, tid, &w.files, &now_seen)) {
       // Running now: what was not reported may be a wait for a CPU still
       // under way, at most one tick of it.
       w.ahead_ns = std::clamp(blocked_ns, int64_t{0}, now - w.prev_seen_ns);
@@ -539,6 +581,8 @@ void wall_tick(CollectorState& st, int64_t period_ns, bool look = true) {
                        blocked, blocked, now_seen.state);
     }
     w.blocked = true;
+    w.blocked_since_ns = now;
+    w.next_look_ns = 0;
     w.pcs = std::move(now_seen.pcs);
     w.point = now_seen.point;
     w.state = now_seen.state;
@@ -617,6 +661,7 @@ void* collector_main(void*) {
     options.walker_unavailable();
   }
   st.wall_period_ns = options.wall_period_ns;
+  st.wall_tick_ns = tick_ns;
   int64_t next_window_ns = options.start_mono_ns + options.window_ns;
   int64_t next_pass_ns = monotonic_ns() + kPassInterval_ns;
   int64_t next_tick_ns = monotonic_ns() + tick_ns;
@@ -631,14 +676,17 @@ void* collector_main(void*) {
     }
     bool woken = g_wake.exchange(0, std::memory_order_acq_rel) != 0;
     int64_t now = monotonic_ns();
-    if (tick_ns > 0 && now >= next_tick_ns) {
-      wall_tick(st, options.wall_period_ns);
-      next_tick_ns += tick_ns;
-      if (next_tick_ns <= now) next_tick_ns = now + tick_ns;
-    }
     bool window_due = options.window_ns > 0 && now >= next_window_ns;
     bool dump_due = g_dump_requested.exchange(0, std::memory_order_acq_rel) != 0;
     bool snapshot_due = (window_due || dump_due) && options.deliver != nullptr;
+    bool tick_due = tick_ns > 0 && now >= next_tick_ns;
+    if (tick_due || (tick_ns > 0 && snapshot_due)) {
+      wall_tick(st, options.wall_period_ns, /*look=*/true, /*every_thread=*/snapshot_due);
+    }
+    if (tick_due) {
+      next_tick_ns += tick_ns;
+      if (next_tick_ns <= now) next_tick_ns = now + tick_ns;
+    }
     if (!woken && !snapshot_due && now < next_pass_ns) continue;
     pass(st, snapshot_due);
     next_pass_ns = now + kPassInterval_ns;
@@ -657,7 +705,7 @@ void* collector_main(void*) {
     }
   }
 
-  if (tick_ns > 0) wall_tick(st, options.wall_period_ns, /*look=*/false);
+  if (tick_ns > 0) wall_tick(st, options.wall_period_ns, /*look=*/false, /*every_thread=*/true);
   pass(st, true);
   Snapshot snapshot = make_snapshot(st, SnapshotKind::kWindow);
   g_finish_fn(snapshot, g_finish_context);
@@ -718,6 +766,7 @@ void collector_forget_after_fork() {
   // left behind, not deleted: the parent's collector may have been in the
   // middle of changing it when the program forked.
   g_state = nullptr;
+  forget_held_task_files();
   g_dump_requested.store(0);
   g_started = false;
   g_wake.store(0);

@@ -42,6 +42,7 @@ struct CollectorStats {
   uint64_t samples = 0;
   uint64_t wall_ticks = 0;        // wall mode: collector ticks
   uint64_t blocked_walks = 0;     // wall mode: stacks of blocked threads walked
+  uint64_t wall_looks = 0;        // wall mode: threads' CPU clocks read by the ticks
   uint64_t collector_cpu_ns = 0;  // CPU of the collector thread
   uint64_t lost_samples = 0;   // ring full or no slot
   uint64_t overruns = 0;

@@ -245,6 +245,7 @@ void log_stats(const CollectorStats& s, int64_t build_ns, size_t bytes) {
       .add(" collector_cpu_ms=").add_int(static_cast<int64_t>(s.collector_cpu_ns / 1000000))
       .add(" wall_ticks=").add_int(static_cast<int64_t>(s.wall_ticks))
       .add(" blocked_walks=").add_int(static_cast<int64_t>(s.blocked_walks))
+      .add(" wall_looks=").add_int(static_cast<int64_t>(s.wall_looks))
       .emit();
 }
 

@@ -380,6 +380,9 @@ def idle_rows(rows, runs_by_n):
                      {WALL100.name: fmt(marginal, "{:.1f}") + " / " + fmt(per_tick, "{:.2f}")},
                      "<= 2 us per thread per tick" if n >= 1000 else "",
                      (per_tick <= 2) if n >= 1000 and per_tick is not None else None)
+            rows.add(g, "threads looked at per tick (profpre stats)", {WALL100.name: fmt(med(
+                runs, WALL100, lambda r: r.stats["wall_looks"] / r.stats["wall_ticks"]),
+                "{:.1f}") + f" of {n + 1}"})
             rows.add(g, "blocked walks (profpre stats)",
                      {WALL100.name: fmt(med(runs, WALL100, lambda r: r.stats["blocked_walks"]),
                                         "{:.0f}")})
@@ -637,7 +640,7 @@ def pin_library(profpre):
 
 
 def benchmark(rounds=3, sections=SECTIONS, profpre=None, pin=True, idle_threads=(0, 100, 1000),
-              idle_cpu=1.0, interval_cpu=3.0, dump_cpu=2.5, dumps=10, dump_path=None):
+              idle_cpu=3.0, interval_cpu=3.0, dump_cpu=2.5, dumps=10, dump_path=None):
     """Runs the sections; returns the table's text. `profpre` is copied first
     unless pin is False (run.py passes its own pinned copy)."""
     global PROFPRE_LIB

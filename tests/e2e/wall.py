@@ -188,10 +188,51 @@ def test_a_bad_mode_says_so_and_profiles_cpu():
         read_profile(out, fixture("wall"))
 
 
+def test_quiet_threads_are_looked_at_less_often_yet_timed_exactly():
+    """A thread blocked for long is looked at every few ticks instead of
+    every tick (at most every 8: PROF_STATS' wall_looks), yet its total is
+    still its lifetime, and a wait that ends between two looks still shows
+    where it was, to within half a gap: fx-steps sleeps 900 ms in each of three
+    functions."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "prof.pb.gz")
+        r = run([fixture("wall"), str(CYCLES), str(HALF_MS), str(IDLE)],
+                env={"PROF_OUT": out, "PROF_MODE": "wall", "PROF_STATS": "1"}, preload=True)
+        expect(r.status == 0 and r.stdout == "done\n", f"expected a normal run:\n{r.describe()}")
+        truth = numbers(r.stderr)
+        profile = read_profile(out, fixture("wall"), kind="wall")
+    ticks, looks = truth["wall_ticks"], truth["wall_looks"]
+    # Every tick looks at the main thread and at whichever threads ran; the
+    # 20 idle threads, blocked from start to end, every q/8 once quiet for
+    # q, and every 8 ticks after 640 ms; everyone at the last tick.
+    threads = IDLE + 7
+    print(f"  {ticks} ticks, {looks} looks: {looks / ticks:.1f} threads a tick of {threads}")
+    expect(looks <= ticks * (7 + IDLE * 0.35),
+           f"expected the idle threads looked at less than every tick, saw {looks} looks "
+           f"in {ticks} ticks with {threads} threads")
+    idle = by_thread(profile).get("fx-idle", [])
+    idle_total, idle_life = wall_in(profile, idle), truth["idle_wall_ns"]
+    expect(abs(idle_total - idle_life) <= 0.03 * idle_life + 3 * IDLE * PERIOD_NS,
+           f"expected the idle threads' {idle_life / 1e9:.3f} s +- 3%, saw {idle_total / 1e9:.3f} s")
+    steps = by_thread(profile).get("fx-steps", [])
+    runnable = wall_in(profile, steps, state="runnable")
+    for step in ("step_first", "step_second", "step_third"):
+        seen, want = wall_in(profile, steps, step), truth[f"{step}_ns"]
+        # A wake between two looks puts up to half the gap (8 ticks at most)
+        # on the wrong side of the change, at each end of a step; so may the
+        # time the thread waited for a CPU once woken.
+        slack = 2 * 4 * PERIOD_NS + 2 * PERIOD_NS + runnable
+        print(f"  {step}: {seen / 1e9:.3f} s in the profile, {want / 1e9:.3f} s measured")
+        expect(abs(seen - want) <= slack,
+               f"expected {step} at {want / 1e9:.3f} s +- {slack / 1e9:.3f} s, "
+               f"saw {seen / 1e9:.3f} s")
+
+
 if __name__ == "__main__":
     run_tests(test_blocked_calls_keep_their_meaning,
               test_halves_of_sleeping_and_computing,
               test_every_thread_for_its_whole_life_where_it_waits,
+              test_quiet_threads_are_looked_at_less_often_yet_timed_exactly,
               test_cpu_mode_shows_no_waiting,
               test_wall_mode_under_the_stress_fixture,
               test_a_bad_mode_says_so_and_profiles_cpu)

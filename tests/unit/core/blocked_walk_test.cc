@@ -23,10 +23,13 @@
 #include <thread>
 #include <vector>
 
+#include "core/private_files.h"
 #include "core/thread_slots.h"
 #include "tests/unit/core/test_support.h"
 
 using profpre::BlockedPoint;
+using profpre::TaskFile;
+using profpre::TaskFiles;
 using profpre::ThreadState;
 
 extern "C" {
@@ -707,4 +710,49 @@ TEST_CASE("a thread that is gone has no state and no blocked point", "[blocked_w
   BlockedPoint point;
   CHECK_FALSE(profpre::read_blocked_point(gone, &point));
   CHECK(profpre::read_thread_state(gone) == ThreadState::kUnknown);
+}
+
+TEST_CASE("a task file held open reads like a fresh one, and not once its thread is gone",
+          "[blocked_walk]") {
+  // Held files need a descriptor table of our own: test from such a thread.
+  std::thread([] {
+    REQUIRE(profpre::use_private_descriptor_table());
+    std::atomic<bool> stop{false};
+    std::atomic<pid_t> sleeper_tid{0};
+    std::thread sleeper([&] {
+      sleeper_tid.store(static_cast<pid_t>(syscall(SYS_gettid)));
+      while (!stop.load()) usleep(1000);
+    });
+    while (sleeper_tid.load() == 0) usleep(100);
+    pid_t tid = sleeper_tid.load();
+    int before = profpre::held_task_files();
+    TaskFiles files;
+    char fresh[256];
+    char held[256];
+    for (int i = 0; i < 3; ++i) {
+      ThreadState state = profpre::read_thread_state(tid, &files);
+      CHECK((state == ThreadState::kSleeping || state == ThreadState::kRunning));
+    }
+    CHECK(files.fd[static_cast<int>(TaskFile::kStat)] >= 0);
+    CHECK(profpre::held_task_files() == before + 1);
+    // The same text as a file opened now (the pid and name lead it).
+    REQUIRE(profpre::read_task_file(tid, TaskFile::kStat, nullptr, fresh, sizeof fresh) > 0);
+    REQUIRE(profpre::read_task_file(tid, TaskFile::kStat, &files, held, sizeof held) > 0);
+    CHECK(std::string(fresh).substr(0, std::string(fresh).find(')')) ==
+          std::string(held).substr(0, std::string(held).find(')')));
+    stop.store(true);
+    sleeper.join();
+    // Gone: the held file fails, is closed, and a fresh open fails too.
+    CHECK(profpre::read_task_file(tid, TaskFile::kStat, &files, held, sizeof held) < 0);
+    CHECK(files.fd[static_cast<int>(TaskFile::kStat)] == -1);
+    CHECK(profpre::held_task_files() == before);
+    profpre::release_task_files(&files);
+    CHECK(profpre::held_task_files() == before);
+  }).join();
+  // Without a table of our own nothing is held: the program's descriptor
+  // numbers are not ours to take.
+  TaskFiles files;
+  CHECK(profpre::read_thread_state(static_cast<pid_t>(syscall(SYS_gettid)), &files) ==
+        ThreadState::kRunning);
+  CHECK(files.fd[static_cast<int>(TaskFile::kStat)] == -1);
 }
