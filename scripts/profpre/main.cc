@@ -19,7 +19,7 @@ A sampling CPU profiler for native Linux programs: runs a command with
 libprofpre.so preloaded and reads the pprof profiles it leaves.
 
 Commands:
-  record [-o DIR/] [--hz N] [--] CMD [ARGS...]
+  record [-o DIR/] [--hz N] [--wall] [--interval S] [--] CMD [ARGS...]
                     run CMD; every process of its tree writes a profile
   report [--top N] FILES_OR_DIRS...
                     flat and cumulative CPU per function and per process

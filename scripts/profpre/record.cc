@@ -47,11 +47,12 @@ void forward_signal(int signal, siginfo_t* info, void*) {
   errno = saved_errno;
 }
 
-constexpr const char* kHelp = R"(Usage: profpre record [-o DIR/|PATTERN] [--hz N] [--] CMD [ARGS...]
+constexpr const char* kHelp = R"(Usage: profpre record [-o DIR/|PATTERN] [--hz N] [--wall] [--interval SECONDS]
+                      [--] CMD [ARGS...]
 
 Runs CMD with libprofpre.so preloaded. Every process of its tree (make, sh,
 gcc, cc1, as, ld, ...) writes its own gzip'd pprof profile. Then prints on
-stderr how many profiles were written, where, and the CPU time they hold,
+stderr how many profiles were written, where, and the time they hold,
 and ends as CMD ended: with its exit status, or killed by the same signal.
 SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to profpre are passed on to CMD.
 
@@ -62,6 +63,11 @@ Options:
   -o, --output PATTERN the library's PROF_OUT pattern itself (%p: the pid)
   --hz N               samples per second of CPU time, 1 to 10000 (default:
                        PROF_HZ if set, else the library's 100)
+  --wall               wall-clock time instead of CPU time: every thread,
+                       running or waiting (PROF_MODE=wall)
+  --interval SECONDS   a profile per window of SECONDS (0.1 to 86400) instead
+                       of one at exit: prof.<pid>.w0001.pb.gz, w0002, ...
+                       (PROF_INTERVAL); a process's windows add up to its run
   -h, --help           this text
 
 Then: profpre report DIR/, profpre flame DIR/, profpre merge -o all.pb.gz DIR/
@@ -74,12 +80,16 @@ create DIR); 126 when CMD cannot be executed; 127 when CMD is not found.
 constexpr cli::OptionDef kOptions[] = {
     {"-o", "--output", true},
     {"", "--hz", true},
+    {"", "--wall", false},
+    {"", "--interval", true},
 };
 
 struct Settings {
   OutputPlan plan;
   std::string library;
   std::string hz;  // empty: leave PROF_HZ as it is
+  bool wall = false;     // else PROF_MODE as it is
+  std::string interval;  // empty: leave PROF_INTERVAL as it is
   std::vector<std::string> command;
 };
 
@@ -120,7 +130,9 @@ std::vector<std::string> child_environment(const Settings& settings) {
   for (char** entry = environ; *entry != nullptr; ++entry) {
     std::string_view text = *entry;
     if (text.starts_with("LD_PRELOAD=") || text.starts_with("PROF_OUT=") ||
-        (!settings.hz.empty() && text.starts_with("PROF_HZ="))) {
+        (!settings.hz.empty() && text.starts_with("PROF_HZ=")) ||
+        (settings.wall && text.starts_with("PROF_MODE=")) ||
+        (!settings.interval.empty() && text.starts_with("PROF_INTERVAL="))) {
       continue;
     }
     env.emplace_back(text);
@@ -128,6 +140,8 @@ std::vector<std::string> child_environment(const Settings& settings) {
   env.push_back("LD_PRELOAD=" + preload_value(settings.library));
   env.push_back("PROF_OUT=" + settings.plan.pattern);
   if (!settings.hz.empty()) env.push_back("PROF_HZ=" + settings.hz);
+  if (settings.wall) env.push_back("PROF_MODE=wall");
+  if (!settings.interval.empty()) env.push_back("PROF_INTERVAL=" + settings.interval);
   return env;
 }
 
@@ -214,11 +228,13 @@ bool wait_child(pid_t pid, int* status) {
   return true;
 }
 
-// "profpre: 7 profiles in out/, 3.42 s CPU", and a note about older files.
+// "profpre: 7 profiles in out/, 3.42 s CPU" (or "s wall"), and a note
+// about older files.
 void summarise(const OutputPlan& plan, const DirectorySnapshot& before) {
   DirectorySnapshot after = snapshot_outputs(plan);
   std::vector<std::string> files = new_outputs(plan, before, after);
   int64_t cpu = 0;
+  bool wall = false;
   size_t unreadable = 0;
   for (const std::string& file : files) {
     LoadedProfile loaded;
@@ -229,10 +245,12 @@ void summarise(const OutputPlan& plan, const DirectorySnapshot& before) {
       continue;
     }
     cpu += loaded.total;
+    const std::vector<ValueType>& types = loaded.profile.sample_types;
+    if (loaded.value_index < types.size() && types[loaded.value_index].type == "wall") wall = true;
   }
-  std::fprintf(stderr, "profpre: %zu profile%s in %s, %s CPU%s\n", files.size(),
+  std::fprintf(stderr, "profpre: %zu profile%s in %s, %s %s%s\n", files.size(),
                files.size() == 1 ? "" : "s", plan.shown.c_str(),
-               format_total(cpu, {"cpu", "nanoseconds"}).c_str(),
+               format_total(cpu, {"cpu", "nanoseconds"}).c_str(), wall ? "wall" : "CPU",
                unreadable == 0 ? "" : (" (" + std::to_string(unreadable) + " unreadable)").c_str());
   if (files.empty()) {
     std::fprintf(stderr,
@@ -284,6 +302,22 @@ int parse(std::span<const std::string> args, Settings* settings) {
                               "--hz takes a whole number from 1 to 10000, not '" + *value + "'");
     }
     settings->hz = std::to_string(hz);
+  }
+  settings->wall = parsed.find("--wall") != nullptr;
+  if (const std::string* value = parsed.find("--interval"); value != nullptr) {
+    // The library's own rule (preload/config.cc, parse_interval): digits,
+    // and at most one dot followed by one to nine digits.
+    size_t dot = value->find('.');
+    size_t fraction = dot == std::string::npos ? 0 : value->size() - dot - 1;
+    bool digits = !value->empty() && value->find_first_not_of("0123456789.") == std::string::npos &&
+                  value->find('.', dot == std::string::npos ? dot : dot + 1) == std::string::npos &&
+                  (dot == std::string::npos || (fraction >= 1 && fraction <= 9)) && *value != ".";
+    double seconds = digits ? std::strtod(value->c_str(), nullptr) : -1;
+    if (!(seconds >= 0.1 && seconds <= 86400)) {
+      return cli::usage_error("record", "--interval takes seconds from 0.1 to 86400, not '" +
+                                            *value + "'");
+    }
+    settings->interval = *value;
   }
   if (parsed.positional.empty()) {
     return cli::usage_error("record",

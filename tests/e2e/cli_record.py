@@ -11,7 +11,7 @@ import time
 
 from cli_support import (PROFPRE, hot_fixture, process_name, profpre, raw_profile,
                          recorded_make, session_dir, summary_line)
-from pprof_helpers import child_env, expect, read_profile
+from pprof_helpers import child_env, expect, fixture, numbers, read_profile
 
 _NAME_RE = re.compile(r"^prof\.(\d+)(?:\.(\d+))?\.pb\.gz$")
 
@@ -171,10 +171,13 @@ def test_record_dies_with_a_command_killed_by_a_forwarded_signal():
 def test_record_sets_the_environment_and_keeps_ld_preload():
     other = "/lib/x86_64-linux-gnu/libm.so.6"
     out = os.path.join(session_dir(), "env")
-    r = profpre("record", "-o", out + "/", "--hz", "250", "--", "sh", "-c",
-                'echo "$LD_PRELOAD|$PROF_OUT|$PROF_HZ"', env={"LD_PRELOAD": other})
+    r = profpre("record", "-o", out + "/", "--hz", "250", "--wall", "--interval", "2.5", "--",
+                "sh", "-c", 'echo "$LD_PRELOAD|$PROF_OUT|$PROF_HZ|$PROF_MODE|$PROF_INTERVAL"',
+                env={"LD_PRELOAD": other, "PROF_MODE": "cpu", "PROF_INTERVAL": "7"})
     expect(r.status == 0, f"expected success, saw:\n{r.describe()}")
-    preload, prof_out, hz = r.stdout.strip().split("|")
+    preload, prof_out, hz, mode, interval = r.stdout.strip().split("|")
+    expect(mode == "wall" and interval == "2.5",
+           f"expected PROF_MODE=wall and PROF_INTERVAL=2.5, saw {mode!r} and {interval!r}")
     libs = preload.split(":")
     expect(len(libs) == 2 and libs[0].endswith("/libprofpre.so") and os.path.isabs(libs[0]) and
            libs[1] == other, f"expected LD_PRELOAD=<our library>:{other}, saw {preload!r}")
@@ -213,7 +216,10 @@ def test_record_cannot_run():
 def test_record_usage_errors():
     cases = [([], "no command given"), (["--hz", "0", "true"], "--hz takes a whole number"),
              (["--bogus", "true"], "unknown option --bogus"), (["-o"], "option -o needs a value"),
-             (["-o", "a%p/x.pb.gz", "true"], "%p may appear in the file name only")]
+             (["-o", "a%p/x.pb.gz", "true"], "%p may appear in the file name only"),
+             (["--interval", "0.05", "true"], "--interval takes seconds from 0.1 to 86400"),
+             (["--interval", "1.", "true"], "--interval takes seconds"),
+             (["--interval", "1e3", "true"], "--interval takes seconds")]
     for args, message in cases:
         r = profpre("record", *args)
         expect(r.status == 2 and message in r.stderr and "profpre record --help" in r.stderr,
@@ -221,6 +227,50 @@ def test_record_usage_errors():
     r = profpre("record", "--help")
     expect(r.status == 0 and r.stdout.startswith("Usage: profpre record"),
            f"expected help, saw:\n{r.describe()}")
+
+
+def test_record_wall_mode_in_windows():
+    """--wall --interval 0.5: every process writes windows of wall time,
+    which go tool pprof reads and which add up to the threads' lifetimes;
+    record's summary says wall, and report adds the windows up."""
+    out = os.path.join(session_dir(), "wall") + "/"
+    r = profpre("record", "-o", out, "--wall", "--interval", "0.5", "--", fixture("wall"),
+                "40", "25", "4")
+    expect(r.status == 0 and r.stdout == "done\n", f"expected a normal run, saw:\n{r.describe()}")
+    expect(re.search(r"^profpre: \d+ profiles in \S+, [\d.]+ s wall$", r.stderr, re.M),
+           f"expected the summary in wall time, saw:\n{r.stderr}")
+    windows = {}
+    for name in sorted(os.listdir(out)):
+        m = re.fullmatch(r"prof\.(\d+)\.w(\d{4,})\.pb\.gz", name)
+        expect(m is not None, f"expected only prof.<pid>.w<n>.pb.gz files, saw {name}")
+        windows.setdefault(int(m.group(1)), []).append(os.path.join(out, name))
+    # The fixture's main process runs about 2 s: four windows or five; its
+    # forked child (fx-child's) about 1 s.
+    main_pid, main_windows = max(windows.items(), key=lambda kv: len(kv[1]))
+    expect(len(main_windows) >= 4, f"expected 4 or more windows of 0.5 s, saw {main_windows}")
+    # Each thread but the main one measures its own lifetime (the main
+    # thread also waits in joins after its measure ends).
+    truth = numbers(r.stderr)
+    names = ("fx-poll", "fx-sleep", "fx-read", "fx-child", "fx-lock", "fx-steps", "fx-idle")
+    lifetimes = sum(truth[f"{n}_wall_ns"] for n in names[:-1]) + truth["idle_wall_ns"]
+    total = every_thread = 0
+    for path in main_windows:
+        profile = read_profile(path, fixture("wall"), need_samples=False, kind="wall")
+        every_thread += profile.total_cpu_ns()
+        total += sum(s.cpu_ns for s in profile.samples if s.labels.get("thread_name") in names)
+    print(f"  {len(main_windows)} windows of pid {main_pid}: {total / 1e9:.3f} s of wall time "
+          f"in the threads that timed themselves, which lived {lifetimes / 1e9:.3f} s")
+    # Ours run from the thread's slot to its exit hook, theirs from inside
+    # the start routine: equal to a few periods.
+    expect(abs(total - lifetimes) <= 0.03 * lifetimes + 3 * len(names) * 10**7,
+           f"expected the windows to add up to the threads' {lifetimes / 1e9:.3f} s, saw "
+           f"{total / 1e9:.3f} s")
+    rep = profpre("report", "--top", "5", *main_windows)
+    m = re.search(r"^profpre: (\d+) profiles, ([\d.]+) s of wall/nanoseconds$", rep.stdout, re.M)
+    expect(rep.status == 0 and m is not None and int(m.group(1)) == len(main_windows) and
+           abs(float(m.group(2)) - every_thread / 1e9) < 0.01,
+           f"expected report to add up the windows' {every_thread / 1e9:.2f} s of wall time, "
+           f"saw:\n{rep.describe()}")
 
 
 TESTS = [
@@ -232,6 +282,7 @@ TESTS = [
     test_record_dies_with_a_command_killed_by_a_forwarded_signal,
     test_record_sets_the_environment_and_keeps_ld_preload,
     test_record_takes_a_pattern,
+    test_record_wall_mode_in_windows,
     test_record_cannot_run,
     test_record_usage_errors,
 ]

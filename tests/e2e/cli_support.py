@@ -56,8 +56,9 @@ def profpre(*args, cwd=None, env=None, timeout=300):
 
 def summary_line(run):
     """(count, where, seconds) from record's closing `profpre: N profiles in
-    DIR, S s CPU` line."""
-    m = re.search(r"^profpre: (\d+) profiles? in (\S+), ([\d.]+) s CPU", run.stderr, re.M)
+    DIR, S s CPU` line (`s wall` in wall mode)."""
+    m = re.search(r"^profpre: (\d+) profiles? in (\S+), ([\d.]+) s (?:CPU|wall)", run.stderr,
+                  re.M)
     expect(m is not None, f"expected record's summary line on stderr, saw:\n{run.describe()}")
     return int(m.group(1)), m.group(2), float(m.group(3))
 
