@@ -20,43 +20,16 @@
 //   bw_service [seconds of CPU per worker, default 3.0] [workers, default 4]
 #include <pthread.h>
 
-#include <array>
 #include <atomic>
 #include <cerrno>
-#include <utility>
 
+#include "scripts/bench/stack_tree.h"
 #include "scripts/bench/workload.h"
 
 namespace {
 
-constexpr int kWidth = 16;
-constexpr int kLevels = 3;
+using Tree = bw::StackTree<16>;
 
-using NodeFn = int64_t (*)(uint64_t path);
-
-template <int Level, int Index>
-int64_t node(uint64_t path);
-
-template <int Level, size_t... Index>
-constexpr std::array<NodeFn, kWidth> make_level(std::index_sequence<Index...>) {
-  return {&node<Level, static_cast<int>(Index)>...};
-}
-
-template <int Level>
-constexpr std::array<NodeFn, kWidth> kLevel = make_level<Level>(std::make_index_sequence<kWidth>{});
-
-template <int Level, int Index>
-__attribute__((noipa)) int64_t node(uint64_t path) {
-  bw::g_sink = bw::g_sink + Level * 1000 + Index;
-  if constexpr (Level + 1 == kLevels) {
-    bw::work_unit();
-    return 1;
-  } else {
-    int64_t units = kLevel<Level + 1>[path % kWidth](path / kWidth);
-    bw::g_sink = bw::g_sink + Index;  // after the call: not a tail call
-    return units;
-  }
-}
 
 std::atomic<int> g_running{0};
 std::atomic<int> g_eintr_read{0};
@@ -72,17 +45,7 @@ struct Job {
 }  // namespace
 
 extern "C" __attribute__((noipa)) bw::Burned bw_service_walk(int64_t budget_ns, uint64_t seed) {
-  bw::Burned done;
-  int64_t start = bw::thread_cpu_ns();
-  uint64_t state = seed;
-  while (done.cpu_ns < budget_ns) {
-    state ^= state << 13;
-    state ^= state >> 7;
-    state ^= state << 17;
-    done.units += kLevel<0>[state % kWidth](state / kWidth);
-    done.cpu_ns = bw::thread_cpu_ns() - start;
-  }
-  return done;
+  return Tree::walk(budget_ns, seed);
 }
 
 // Waits for EOF on `fd`: returns when the main thread closes the pipe.

@@ -10,9 +10,8 @@
 //   bw_stacks [seconds of CPU per thread, default 1.0] [threads, default 2]
 #include <pthread.h>
 
-#include <array>
-#include <utility>
 
+#include "scripts/bench/stack_tree.h"
 #include "scripts/bench/workload.h"
 
 #ifndef BW_STACKS_WIDTH
@@ -22,35 +21,8 @@
 namespace {
 
 constexpr int kWidth = BW_STACKS_WIDTH;
-constexpr int kLevels = 3;
+using Tree = bw::StackTree<kWidth>;
 
-using NodeFn = int64_t (*)(uint64_t path);
-
-template <int Level, int Index>
-int64_t node(uint64_t path);
-
-template <int Level, size_t... Index>
-constexpr std::array<NodeFn, kWidth> make_level(std::index_sequence<Index...>) {
-  return {&node<Level, static_cast<int>(Index)>...};
-}
-
-template <int Level>
-constexpr std::array<NodeFn, kWidth> kLevel = make_level<Level>(std::make_index_sequence<kWidth>{});
-
-// noipa: every instance stays a real frame with code of its own (no inlining,
-// cloning or identical-code folding), so each adds distinct addresses.
-template <int Level, int Index>
-__attribute__((noipa)) int64_t node(uint64_t path) {
-  bw::g_sink = bw::g_sink + Level * 1000 + Index;
-  if constexpr (Level + 1 == kLevels) {
-    bw::work_unit();
-    return 1;
-  } else {
-    int64_t units = kLevel<Level + 1>[path % kWidth](path / kWidth);
-    bw::g_sink = bw::g_sink + Index;  // after the call: not a tail call
-    return units;
-  }
-}
 
 struct Job {
   int64_t budget_ns;
@@ -61,17 +33,7 @@ struct Job {
 }  // namespace
 
 extern "C" __attribute__((noipa)) bw::Burned bw_stacks_walk(int64_t budget_ns, uint64_t seed) {
-  bw::Burned done;
-  int64_t start = bw::thread_cpu_ns();
-  uint64_t state = seed;
-  while (done.cpu_ns < budget_ns) {
-    state ^= state << 13;
-    state ^= state >> 7;
-    state ^= state << 17;
-    done.units += kLevel<0>[state % kWidth](state / kWidth);
-    done.cpu_ns = bw::thread_cpu_ns() - start;
-  }
-  return done;
+  return Tree::walk(budget_ns, seed);
 }
 
 namespace {

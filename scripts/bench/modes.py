@@ -211,10 +211,6 @@ def run_once(section, key, argv, mode, dump_times=None):
 
 # --------------------------------------------------------------- profiles
 
-LOCATION = re.compile(r"^\s+(\d+): 0x([0-9a-f]+)(?: M=(\d+))?\s?(.*)$")
-LABELS = re.compile(r"(\w+):\[([^\]]*)\]")
-
-
 @dataclass
 class Summary:
     total_ns: int = 0
@@ -224,46 +220,11 @@ class Summary:
     fn_state_ns: dict = field(default_factory=dict)  # "function/state" -> ns
 
 
-def parse(text):
-    """pprof -raw text -> (samples [(count, value, [loc ids], {label: value})],
-    locations {id: [address, mapping, [functions]]}, mappings). Unlike
-    bench.parse_raw, keeps labels and locations without a mapping (profpre's
-    pseudo-frames)."""
-    samples, locations, mappings = [], {}, {}
-    section, last = None, None
-    for line in text.splitlines():
-        if line.startswith(("Samples:", "Locations", "Mappings")):
-            section = line.split()[0].rstrip(":")
-            continue
-        if section == "Samples":
-            m = bench.SAMPLE.match(line)
-            if m:
-                samples.append((int(m.group(1)), int(m.group(2)),
-                                [int(x) for x in m.group(3).split()], {}))
-            elif samples and LABELS.search(line):
-                samples[-1][3].update(LABELS.findall(line))
-        elif section == "Locations":
-            m = LOCATION.match(line)
-            if m:
-                last = [int(m.group(2), 16), int(m.group(3) or 0), []]
-                locations[int(m.group(1))] = last
-                if m.group(4).strip():
-                    last[2].append(bench.frame_function(m.group(4)))
-            elif bench.INLINE.match(line) and last is not None:
-                last[2].append(bench.frame_function(bench.INLINE.match(line).group(1)))
-        elif section == "Mappings":
-            m = bench.MAPPING.match(line)
-            if m:
-                mappings[int(m.group(1))] = (int(m.group(2), 16), int(m.group(3), 16),
-                                             int(m.group(4), 16), m.group(5))
-    return samples, locations, mappings
-
-
 def summarize(paths, exe, legacy=False):
     """One Summary of `paths` (merged by pprof), read with go tool pprof -raw."""
     argv = ["go", "tool", "pprof", "-raw", "-symbolize=none"] + ([exe] if legacy else []) + paths
     text = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
-    samples, locations, mappings = parse(text)
+    samples, locations, mappings = bench.parse_raw(text)
     if legacy:
         bench.symbolize_gperf(locations, mappings, exe)
     s = Summary()

@@ -247,7 +247,9 @@ class Tools:
 
 
 SAMPLE = re.compile(r"^\s+(\d+)\s+(\d+):((?: \d+)+)\s*$")
-LOCATION = re.compile(r"^\s+(\d+): 0x([0-9a-f]+) M=(\d+)\s?(.*)$")
+# A location without a mapping is one of profpre's pseudo-frames.
+LOCATION = re.compile(r"^\s+(\d+): 0x([0-9a-f]+)(?: M=(\d+))?\s?(.*)$")
+LABELS = re.compile(r"(\w+):\[([^\]]*)\]")
 INLINE = re.compile(r"^\s{8,}(\S.*)$")
 MAPPING = re.compile(r"^(\d+): 0x([0-9a-f]+)/0x([0-9a-f]+)/0x([0-9a-f]+) (\S+)")
 FRAME = re.compile(r"^(.*?)\s+\S*:\d+\s+s=\d+")
@@ -261,9 +263,9 @@ def frame_function(text):
 
 
 def parse_raw(text):
-    """pprof -raw text -> (samples [(count, cpu, [loc ids])], locations
-    {id: (address, mapping id, [functions, innermost first])}, mappings
-    {id: (start, limit, offset, file)})."""
+    """pprof -raw text -> (samples [(count, value, [loc ids], {label: value})],
+    locations {id: (address, mapping id or 0, [functions, innermost first])},
+    mappings {id: (start, limit, offset, file)})."""
     samples, locations, mappings = [], {}, {}
     section, last = None, None
     for line in text.splitlines():
@@ -274,11 +276,13 @@ def parse_raw(text):
             m = SAMPLE.match(line)
             if m:
                 samples.append((int(m.group(1)), int(m.group(2)),
-                                [int(x) for x in m.group(3).split()]))
+                                [int(x) for x in m.group(3).split()], {}))
+            elif samples and LABELS.search(line):
+                samples[-1][3].update(LABELS.findall(line))
         elif section == "Locations":
             m = LOCATION.match(line)
             if m:
-                last = [int(m.group(2), 16), int(m.group(3)), []]
+                last = [int(m.group(2), 16), int(m.group(3) or 0), []]
                 locations[int(m.group(1))] = last
                 if m.group(4).strip():
                     last[2].append(frame_function(m.group(4)))
@@ -349,7 +353,7 @@ def summarize(path, exe, legacy, tools):
     if legacy and tools.addr2line:
         symbolize_gperf(locations, mappings, exe)
     s = Summary(stacks=len(samples), addresses=len(locations))
-    for count, cpu, stack in samples:
+    for count, cpu, stack, _ in samples:
         s.count += count
         s.cpu_ns += cpu
         names = [fn for loc in stack for fn in locations.get(loc, (0, 0, []))[2]]
