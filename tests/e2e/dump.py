@@ -11,25 +11,18 @@ The service fixture runs until the test writes "stop" on its stdin: the test
 can look at a dump while the program still runs. What the program's threads
 have burned at a given moment is read from /proc/PID/task/*/schedstat."""
 
-import math
 import os
 import re
 import signal
 import tempfile
 import time
 
-from pprof_helpers import (Child, expect, fixture, numbers, profile_times, read_profile, run,
-                           run_tests, wait_for)
+from pprof_helpers import (Child, cpu_tolerance, expect, expect_run_cpu, fixture, numbers,
+                           profile_times, read_profile, run, run_tests, wait_for)
 
 FILE_TIMEOUT = 30  # seconds to wait for a dump file: generous, on a loaded machine
 LINE_TIMEOUT = 30
 TICK_NS = 4 * 10**6  # the kernel tick: CPU timers fire on it (250 Hz or faster)
-
-
-def cpu_tolerance(samples, period, truth):
-    """What a CPU total measured with `samples` samples of `period` ns may be
-    off by: 4 sigma of a Poisson count, + 2% of the truth."""
-    return 4 * math.sqrt(max(samples, 1)) * period + 0.02 * truth
 
 
 def default_usr2():
@@ -316,11 +309,7 @@ def test_a_program_that_sets_its_own_handler_gets_the_signal_back():
                f"{files}")
         expect(r.stdout.endswith("done workers=2 usr2_handled=2\n"),
                f"{api}: expected the program to have handled 2 SIGUSR2, saw {r.stdout!r}")
-        truth = numbers(r.stderr)["total_thread_cpu_ns"]
-        tolerance = cpu_tolerance(final.total_count(), final.period, truth)
-        expect(abs(final.total_cpu_ns() - truth) <= tolerance,
-               f"{api}: expected the final profile's CPU within {tolerance / 1e9:.3f} s of "
-               f"{truth / 1e9:.3f} s, saw {final.total_cpu_ns() / 1e9:.3f} s")
+        expect_run_cpu(final, r.stderr, f"{api}, the final profile")
 
 
 def test_a_program_that_ignores_the_signal_survives_it():
@@ -389,11 +378,7 @@ def test_a_signal_that_cannot_be_the_dump_signal_is_refused():
                f"{value}: expected status 0 and the output without the profiler "
                f"({plain.stdout!r}), saw:\n{r.describe()}")
         expect(files == ["prof.pb.gz"], f"{value}: expected one profile, saw {files}")
-        truth = numbers(r.stderr)["total_thread_cpu_ns"]
-        tolerance = cpu_tolerance(p.total_count(), p.period, truth)
-        expect(abs(p.total_cpu_ns() - truth) <= tolerance,
-               f"{value}: expected the CPU of the run, {truth / 1e9:.3f} s, within "
-               f"{tolerance / 1e9:.3f} s, saw {p.total_cpu_ns() / 1e9:.3f} s")
+        expect_run_cpu(p, r.stderr, value)
 
 
 def test_every_spelling_of_a_signal_works():

@@ -444,6 +444,22 @@ def wait_for(condition, timeout, step=0.02):
         time.sleep(step)
 
 
+def cpu_tolerance(samples, period, truth):
+    """What a CPU total measured with `samples` samples of `period` ns may be
+    off by: 4 sigma of a Poisson count, + 2% of the truth."""
+    return 4 * math.sqrt(max(samples, 1)) * period + 0.02 * truth
+
+
+def expect_run_cpu(profile, stderr, what):
+    """Expects `profile` to hold the CPU the fixture measured in all its
+    threads (`total_thread_cpu_ns=` on its stderr), within cpu_tolerance."""
+    truth = numbers(stderr)["total_thread_cpu_ns"]
+    tolerance = cpu_tolerance(profile.total_count(), profile.period, truth)
+    expect(abs(profile.total_cpu_ns() - truth) <= tolerance,
+           f"{what}: expected the run's CPU, {truth / 1e9:.3f} s, within "
+           f"{tolerance / 1e9:.3f} s, saw {profile.total_cpu_ns() / 1e9:.3f} s")
+
+
 def binomial_tolerance(p, n):
     """4 standard deviations of a share p measured over n samples, + 1%."""
     return 4 * math.sqrt(p * (1 - p) / n) + 0.01 if n > 0 else 1.0
