@@ -13,6 +13,7 @@
 #include <libunwind.h>
 #include <link.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -425,6 +426,14 @@ int open_task_file(pid_t tid, TaskFile file) {
   return open(path, O_RDONLY | O_CLOEXEC);
 }
 
+// Descriptors from this number up are not held: half the table stays free
+// for the reads that open and close, whatever RLIMIT_NOFILE the program set.
+int hold_below() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 1024;
+  return static_cast<int>(std::min<rlim_t>(limit.rlim_cur / 2, 1 << 20));
+}
+
 ssize_t read_once(int fd, char* buffer, size_t size) {
   ssize_t n = pread(fd, buffer, size - 1, 0);
   if (n < 0) return -1;
@@ -478,7 +487,7 @@ ssize_t read_task_file(pid_t tid, TaskFile file, TaskFiles* held, char* buffer, 
   int fd = open_task_file(tid, file);
   if (fd < 0) return -1;
   ssize_t n = read_once(fd, buffer, size);
-  if (slot != nullptr && n > 0 && has_private_descriptor_table()) {
+  if (slot != nullptr && n > 0 && has_private_descriptor_table() && fd < hold_below()) {
     if (g_held_task_files.fetch_add(1, std::memory_order_relaxed) < kMaxHeldTaskFiles) {
       *slot = fd;
       return n;

@@ -62,8 +62,9 @@ enum class ThreadState : uint8_t {
 // again: held open, each read is one pread instead of a path lookup, an
 // open, a read and a close (about a third of the time, measured cold after
 // our thread's sleep between ticks). A file is held only on a thread with
-// its own descriptor table (core/private_files.h), and at most
-// kMaxHeldTaskFiles across the process; past that, reads open and close.
+// its own descriptor table (core/private_files.h), at most kMaxHeldTaskFiles
+// across the process, and only below half of RLIMIT_NOFILE; past that,
+// reads open and close.
 enum class TaskFile { kStat, kSchedstat, kSyscall };
 inline constexpr int kTaskFileKinds = 3;
 inline constexpr int kMaxHeldTaskFiles = 384;
