@@ -357,14 +357,14 @@ void pass(CollectorState& st, bool read_names) {
 //
 // Even that clock read, one system call per thread per tick, adds up with
 // a thousand idle threads. A thread that has stayed blocked at one point
-// for a while is looked at less often: after being quiet for time q, every
-// q/8 ticks, and at least every kMaxQuietTicks ticks. Its totals stay exact
-// (the time is measured whenever it is looked at); what coarsens is where
-// the time goes when it wakes between two looks: the first half of the gap
-// goes to where it was blocked, the rest as if it had been looked at every
-// tick, so at most half a gap, min(q/16, kMaxQuietTicks / 2 ticks), is
-// shown on the wrong side of the change. Before a window or a dump every
-// thread is looked at.
+// for a while is looked at less often: after being quiet for time q, once
+// per q/8 (in whole ticks), and at least every kMaxQuietTicks ticks. Its
+// totals stay exact (the time is measured whenever it is looked at); what
+// coarsens is where the time goes when it wakes between two looks: the
+// first half of the gap goes to where it was blocked, the rest as if it had
+// been looked at every tick, so at most half a gap, min(q/16,
+// kMaxQuietTicks / 2 ticks), is shown on the wrong side of the change.
+// Before a window or a dump every thread is looked at.
 constexpr int64_t kMaxQuietTicks = 8;
 
 using WallThread = CollectorState::WallThread;
