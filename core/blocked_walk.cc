@@ -487,8 +487,10 @@ ssize_t read_task_file(pid_t tid, TaskFile file, TaskFiles* held, char* buffer, 
   int fd = open_task_file(tid, file);
   if (fd < 0) return -1;
   ssize_t n = read_once(fd, buffer, size);
-  if (slot != nullptr && n > 0 && has_private_descriptor_table() && fd < hold_below()) {
-    if (g_held_task_files.fetch_add(1, std::memory_order_relaxed) < kMaxHeldTaskFiles) {
+  // The budget first: past it, no getrlimit on every read.
+  if (slot != nullptr && n > 0 && has_private_descriptor_table()) {
+    if (g_held_task_files.fetch_add(1, std::memory_order_relaxed) < kMaxHeldTaskFiles &&
+        fd < hold_below()) {
       *slot = fd;
       return n;
     }

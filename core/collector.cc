@@ -501,8 +501,9 @@ int64_t next_look(int64_t now, int64_t since, int64_t tick_ns) {
 // us (its stack then would be our own exit path): time since the previous
 // tick goes where each thread was then. `every_thread`: also the quiet
 // threads not due yet (before a window or dump, and at the end).
-void wall_tick(CollectorState& st, int64_t period_ns, bool look, bool every_thread) {
+void wall_tick(CollectorState& st, bool look, bool every_thread) {
   ++st.stats.wall_ticks;
+  const int64_t period_ns = st.wall_period_ns;
   const int64_t tick_ns = st.wall_tick_ns;
   const int64_t tick_start = monotonic_ns();
   slot_for_each([&](ThreadSlot* slot) {
@@ -681,7 +682,7 @@ void* collector_main(void*) {
     bool snapshot_due = (window_due || dump_due) && options.deliver != nullptr;
     bool tick_due = tick_ns > 0 && now >= next_tick_ns;
     if (tick_due || (tick_ns > 0 && snapshot_due)) {
-      wall_tick(st, options.wall_period_ns, /*look=*/true, /*every_thread=*/snapshot_due);
+      wall_tick(st, /*look=*/true, /*every_thread=*/snapshot_due);
     }
     if (tick_due) {
       next_tick_ns += tick_ns;
@@ -705,7 +706,7 @@ void* collector_main(void*) {
     }
   }
 
-  if (tick_ns > 0) wall_tick(st, options.wall_period_ns, /*look=*/false, /*every_thread=*/true);
+  if (tick_ns > 0) wall_tick(st, /*look=*/false, /*every_thread=*/true);
   pass(st, true);
   Snapshot snapshot = make_snapshot(st, SnapshotKind::kWindow);
   g_finish_fn(snapshot, g_finish_context);
