@@ -30,7 +30,6 @@ run.py runs it at the end of a full run (or alone with --only modes).
 """
 
 import argparse
-import atexit
 import dataclasses
 import json
 import os
@@ -298,10 +297,6 @@ def cells(modes, fn, spec="{:.3f}"):
     return {m.name: fmt(fn(m), spec) for m in modes}
 
 
-class Rows(bench.Rows):
-    pass
-
-
 def cpu_row(rows, group, runs, modes, at_last=False):
     """Whole-run CPU (wait4) over none's, same round; none: its spread. With
     at_last, the process's CPU at the workload's last instruction instead
@@ -530,20 +525,6 @@ def dump_rows(rows, runs, dumps_mode):
 # ------------------------------------------------------------------ table
 
 
-def render(title, columns, rows):
-    cols = ["group", "metric"] + columns + ["target", "result"]
-    table = [cols] + [[r.group, r.metric] + [r.cells.get(c, "") for c in columns] +
-                      [r.target, r.verdict] for r in rows]
-    widths = [max(len(str(line[i])) for line in table) for i in range(len(cols))]
-    out = [title]
-    for i, line in enumerate(table):
-        out.append("  ".join(str(v).ljust(w) if j < 2 or j >= len(cols) - 2 else str(v).rjust(w)
-                             for j, (v, w) in enumerate(zip(line, widths))).rstrip())
-        if i == 0:
-            out.append("-" * len(out[-1]))
-    return "\n".join(out)
-
-
 LEGEND = """\
 Legend (details in scripts/bench/README.md, "Modes: wall, interval, dump"). Medians over rounds;
 each run is compared with the runs of its own round. profpre runs at 100 Hz unless "@1k".
@@ -562,14 +543,10 @@ each run is compared with the runs of its own round. profpre runs at 100 Hz unle
 # ------------------------------------------------------------------ driver
 
 
-def progress(text):
-    print(text, file=sys.stderr, flush=True)
-
-
 def run_section(section, key, argv, modes, k, dump_times=None):
     runs = {m: run_once(section, key, argv, m, dump_times) for m in bench.rotated(modes, k)}
     errors = [f"{m.name}: {r.error}" for m, r in runs.items() if r.error]
-    progress(f"modes round {k + 1}: {section} {key}" +
+    bench.progress(f"modes round {k + 1}: {section} {key}" +
              ("  ERRORS " + "; ".join(errors) if errors else ""))
     return runs
 
@@ -588,18 +565,6 @@ def check_setup(sections):
         sys.exit("modes.py: `go` not found: needed to read the profiles (apt-get install golang-go)")
 
 
-def pin_library(profpre):
-    """Measures a private copy: the build directory may be rebuilt meanwhile."""
-    global PROFPRE_LIB
-    if not os.path.exists(profpre):
-        sys.exit(f"modes.py: {profpre} missing")
-    pinned = tempfile.mkdtemp(prefix="bench-modes-lib-")
-    atexit.register(shutil.rmtree, pinned, True)
-    PROFPRE_LIB = os.path.join(pinned, "libprofpre.so")
-    shutil.copy2(profpre, PROFPRE_LIB)
-    progress(f"modes.py: measuring {profpre} (copied to {pinned})")
-
-
 def benchmark(rounds=3, sections=SECTIONS, profpre=None, pin=True, idle_threads=(0, 100, 1000),
               idle_cpu=3.0, interval_cpu=3.0, dump_cpu=2.5, dumps=10, dump_path=None):
     """Runs the sections; returns the table's text. `profpre` is copied first
@@ -607,7 +572,9 @@ def benchmark(rounds=3, sections=SECTIONS, profpre=None, pin=True, idle_threads=
     global PROFPRE_LIB
     profpre = profpre or bench.PROFPRE_LIB
     if pin:
-        pin_library(profpre)
+        # A private copy: the build directory may be rebuilt meanwhile.
+        bench.pin_libraries(profpre)
+        PROFPRE_LIB = bench.PROFPRE_LIB
     else:
         PROFPRE_LIB = profpre
     check_setup(sections)
@@ -637,28 +604,24 @@ def benchmark(rounds=3, sections=SECTIONS, profpre=None, pin=True, idle_threads=
               f"{os.cpu_count()} CPUs, load {load:.1f} at start, {os.getloadavg()[0]:.1f} at end, "
               f"{time.strftime('%Y-%m-%d %H:%M')}")
     parts = [header]
+
+    def table(title, modes, fill, *args):
+        rows = bench.Rows()
+        fill(rows, *args)
+        parts.append(bench.render(rows, title, [m.name for m in modes], "group"))
+
     if "idle" in sections:
-        rows = Rows()
-        idle_rows(rows, idle)
-        parts.append(render(f"wall mode, idle threads (bw_idle: {idle_cpu} s CPU + N idle "
-                            "threads on a condition variable)", [m.name for m in MODES["idle"]],
-                            rows))
+        table(f"wall mode, idle threads (bw_idle: {idle_cpu} s CPU + N idle threads on a "
+              "condition variable)", MODES["idle"], idle_rows, idle)
     if "sleep" in sections:
-        rows = Rows()
-        sleep_rows(rows, sleeps)
-        parts.append(render("wall mode, accuracy (bw_sleep: 60 x (20 ms CPU + 20 ms nanosleep))",
-                            [m.name for m in MODES["sleep"]], rows))
+        table("wall mode, accuracy (bw_sleep: 60 x (20 ms CPU + 20 ms nanosleep))",
+              MODES["sleep"], sleep_rows, sleeps)
     if "interval" in sections:
-        rows = Rows()
-        interval_rows(rows, intervals)
-        parts.append(render(f"interval mode (bw_service: 4 threads x {interval_cpu} s CPU)",
-                            [m.name for m in MODES["interval"]], rows))
+        table(f"interval mode (bw_service: 4 threads x {interval_cpu} s CPU)",
+              MODES["interval"], interval_rows, intervals)
     if "dump" in sections:
-        rows = Rows()
-        dump_rows(rows, dump_runs, dumps_mode)
-        parts.append(render(f"dumps on SIGUSR2 (bw_service: 4 threads x {dump_cpu} s CPU, "
-                            f"{dumps} signals)", [m.name for m in MODES["dump"] + [dumps_mode]],
-                            rows))
+        table(f"dumps on SIGUSR2 (bw_service: 4 threads x {dump_cpu} s CPU, {dumps} signals)",
+              MODES["dump"] + [dumps_mode], dump_rows, dump_runs, dumps_mode)
     if dump_path:
         groups = list(idle.values()) + [sleeps, intervals, dump_runs]
         with open(dump_path, "w") as f:

@@ -681,9 +681,12 @@ def memory_rows(rows, runs, main_runs):
              long_ - short <= 256 and blong - bshort <= 256)
 
 
-def render(rows, header):
-    cols = ["workload", "metric"] + COLUMNS + ["target", "result"]
-    table = [cols] + [[r.group, r.metric] + [r.cells.get(c, "") for c in COLUMNS] +
+def render(rows, header, columns=None, first="workload"):
+    """The table under `header`: `first` and metric, one column per name in
+    `columns` (default: this benchmark's modes), target and result."""
+    columns = COLUMNS if columns is None else columns
+    cols = [first, "metric"] + columns + ["target", "result"]
+    table = [cols] + [[r.group, r.metric] + [r.cells.get(c, "") for c in columns] +
                       [r.target, r.verdict] for r in rows]
     widths = [max(len(str(line[i])) for line in table) for i in range(len(cols))]
     out = [header]
