@@ -22,6 +22,7 @@
 #include <cstring>
 #include <vector>
 
+#include "preload/config.h"
 #include "scripts/profpre/cli.h"
 #include "scripts/profpre/format.h"
 #include "scripts/profpre/library_path.h"
@@ -305,15 +306,8 @@ int parse(std::span<const std::string> args, Settings* settings) {
   }
   settings->wall = parsed.find("--wall") != nullptr;
   if (const std::string* value = parsed.find("--interval"); value != nullptr) {
-    // The library's own rule (preload/config.cc, parse_interval): digits,
-    // and at most one dot followed by one to nine digits.
-    size_t dot = value->find('.');
-    size_t fraction = dot == std::string::npos ? 0 : value->size() - dot - 1;
-    bool digits = !value->empty() && value->find_first_not_of("0123456789.") == std::string::npos &&
-                  value->find('.', dot == std::string::npos ? dot : dot + 1) == std::string::npos &&
-                  (dot == std::string::npos || (fraction >= 1 && fraction <= 9)) && *value != ".";
-    double seconds = digits ? std::strtod(value->c_str(), nullptr) : -1;
-    if (!(seconds >= 0.1 && seconds <= 86400)) {
+    // The library's own parser: what it would refuse is refused here.
+    if (parse_interval(*value) < 0) {
       return cli::usage_error("record", "--interval takes seconds from 0.1 to 86400, not '" +
                                             *value + "'");
     }
