@@ -4,9 +4,10 @@
 // distinct stacks) until each has used SECONDS of CPU; meanwhile the main
 // thread sleeps in 10 ms nanosleeps and records, every 100 ms, its VmRSS and
 // the CPU of profpre's writer thread, and a reader thread waits in read() on
-// a pipe that the main thread closes at the end. Every blocking call is checked: EINTR (the call is resumed for
-// the time left) and early returns are counted in the truth line; both
-// should stay 0 when a profiler writes windows or dumps.
+// a pipe that the main thread closes at the end. Every blocking call is
+// checked: EINTR (the call is resumed for the time left) and early returns
+// are counted in the truth line; both should stay 0 when a profiler writes
+// windows or dumps.
 //
 // stdout, in order:
 //   bw_service: started                      (flushed at once: signals may come)
@@ -63,15 +64,9 @@ extern "C" __attribute__((noipa)) bool bw_service_read(int fd) {
 }
 
 extern "C" __attribute__((noipa)) void bw_service_sleep(int64_t ns) {
-  timespec want{0, static_cast<long>(ns)};
-  timespec left{};
-  int64_t start = bw::clock_ns(CLOCK_MONOTONIC);
-  while (nanosleep(&want, &left) != 0) {
-    if (errno != EINTR) abort();
-    ++g_eintr_sleep;
-    want = left;
-  }
-  if (bw::clock_ns(CLOCK_MONOTONIC) - start < ns) ++g_short;
+  bw::Slept slept = bw::checked_sleep(ns);
+  g_eintr_sleep += slept.eintr;
+  if (slept.short_sleep) ++g_short;
 }
 
 namespace {

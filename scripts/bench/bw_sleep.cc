@@ -9,7 +9,6 @@
 // truth line), "eintr", "short_sleeps", "cycles".
 //
 //   bw_sleep [cycles, default 60] [milliseconds per half, default 20]
-#include <cerrno>
 
 #include "scripts/bench/workload.h"
 
@@ -23,15 +22,9 @@ int g_short = 0;
 extern "C" __attribute__((noipa)) bw::Burned bw_sleep_compute(int64_t ns) { return bw::burn(ns); }
 
 extern "C" __attribute__((noipa)) void bw_sleep_wait(int64_t ns) {
-  timespec want{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
-  timespec left{};
-  int64_t start = bw::clock_ns(CLOCK_MONOTONIC);
-  while (nanosleep(&want, &left) != 0) {
-    if (errno != EINTR) abort();
-    ++g_eintr;
-    want = left;
-  }
-  if (bw::clock_ns(CLOCK_MONOTONIC) - start < ns) ++g_short;
+  bw::Slept slept = bw::checked_sleep(ns);
+  g_eintr += slept.eintr;
+  if (slept.short_sleep) ++g_short;
 }
 
 int main(int argc, char** argv) {

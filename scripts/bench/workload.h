@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -78,6 +79,29 @@ __attribute__((always_inline)) inline Burned burn(int64_t budget_ns) {
   }
   done.cpu_ns = now - start;
   return done;
+}
+
+// What a checked sleep saw: nanosleep failing with EINTR (it is resumed
+// for the time left), and the sleep ending before its time.
+struct Slept {
+  int eintr = 0;
+  bool short_sleep = false;
+};
+
+// Sleeps `ns` in nanosleep, resumed after EINTR; aborts on any other error.
+// Inlined so that the sleep falls in the named function that calls it.
+__attribute__((always_inline)) inline Slept checked_sleep(int64_t ns) {
+  timespec want{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+  timespec left{};
+  Slept slept;
+  int64_t start = clock_ns(CLOCK_MONOTONIC);
+  while (nanosleep(&want, &left) != 0) {
+    if (errno != EINTR) abort();
+    ++slept.eintr;
+    want = left;
+  }
+  slept.short_sleep = clock_ns(CLOCK_MONOTONIC) - start < ns;
+  return slept;
 }
 
 // The calling process's resident set, in KiB (VmRSS of /proc/self/status).
