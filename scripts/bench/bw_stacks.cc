@@ -23,7 +23,6 @@ namespace {
 constexpr int kWidth = BW_STACKS_WIDTH;
 using Tree = bw::StackTree<kWidth>;
 
-
 struct Job {
   int64_t budget_ns;
   uint64_t seed;

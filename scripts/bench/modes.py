@@ -554,13 +554,7 @@ def run_section(section, key, argv, modes, k, dump_times=None):
 def check_setup(sections):
     binaries = {"idle": "bw_idle", "sleep": "bw_sleep", "interval": "bw_service",
                 "dump": "bw_service"}
-    missing = [p for p in [PROFPRE_LIB] + [os.path.join(BENCH, binaries[s]) for s in sections]
-               if not os.path.exists(p)]
-    if missing:
-        sys.exit("modes.py: missing " + ", ".join(missing) +
-                 "\nmodes.py: build first: scripts/build.sh (or meson compile -C build)")
-    if not os.path.exists(GPERF_LIB):
-        sys.exit(f"modes.py: {GPERF_LIB} missing (Debian: apt-get install libgoogle-perftools-dev)")
+    bench.require("modes.py", [PROFPRE_LIB], [binaries[s] for s in sections])
     if shutil.which("go") is None:
         sys.exit("modes.py: `go` not found: needed to read the profiles (apt-get install golang-go)")
 

@@ -724,15 +724,22 @@ is compared with the none run of its round.
 # ------------------------------------------------------------------ driver
 
 
-def check_setup():
-    binaries = [b for b, _ in MAIN_WORKLOADS.values()] + ["bw_signals", "bw_stacks4x"]
-    missing = [p for p in [PROFPRE_LIB, FLOOR_LIB] + [os.path.join(BENCH, b) for b in binaries]
+def require(program, libraries, binaries):
+    """Exits with a line naming what is missing: `libraries`, the workloads
+    `binaries` (built by scripts/build.sh), gperftools' library."""
+    missing = [p for p in libraries + [os.path.join(BENCH, b) for b in binaries]
                if not os.path.exists(p)]
     if missing:
-        sys.exit("run.py: missing " + ", ".join(missing) +
-                 "\nrun.py: build first: scripts/build.sh (or ninja -C build)")
+        sys.exit(f"{program}: missing " + ", ".join(missing) +
+                 f"\n{program}: build first: scripts/build.sh (or ninja -C build)")
     if not os.path.exists(GPERF_LIB):
-        sys.exit(f"run.py: {GPERF_LIB} missing (Debian: apt-get install libgoogle-perftools-dev)")
+        sys.exit(f"{program}: {GPERF_LIB} missing (Debian: apt-get install "
+                 "libgoogle-perftools-dev)")
+
+
+def check_setup():
+    binaries = [b for b, _ in MAIN_WORKLOADS.values()] + ["bw_signals", "bw_stacks4x"]
+    require("run.py", [PROFPRE_LIB, FLOOR_LIB], binaries)
     tools = Tools(go=shutil.which("go") is not None,
                   addr2line=shutil.which("addr2line") is not None)
     if not tools.go:
