@@ -49,9 +49,11 @@ bool map_chunk() {
   // Default-initialized: the fields get their initializers and the rings,
   // zero pages of a fresh mapping, stay untouched until a thread writes.
   for (int i = 0; i < kSlotsPerChunk; ++i) new (&chunk[i]) ThreadSlot;
-  g_free_slots.fetch_add(kSlotsPerChunk, std::memory_order_release);
   g_slot_chunks[index].store(chunk, std::memory_order_release);
   g_slot_chunk_count.store(index + 1, std::memory_order_release);
+  // Counted once claims can see them: a thread that finds spares counted
+  // must find them to claim.
+  g_free_slots.fetch_add(kSlotsPerChunk, std::memory_order_release);
   return true;
 }
 
@@ -84,6 +86,20 @@ void slot_pool_reserve() {
   g_grow_lock.lock();
   if (free_slots() < kSpareSlots) map_chunk();
   g_grow_lock.unlock();
+}
+
+ThreadSlot* slot_claim_growing(pid_t tid) {
+  slot_pool_reserve();
+  for (;;) {
+    int chunks = g_slot_chunk_count.load(std::memory_order_acquire);
+    if (ThreadSlot* slot = slot_claim(tid)) return slot;
+    // Every slot of `chunks` was taken: another thread may have mapped a
+    // chunk since, else this one does.
+    g_grow_lock.lock();
+    bool more = g_slot_chunk_count.load(std::memory_order_acquire) != chunks || map_chunk();
+    g_grow_lock.unlock();
+    if (!more) return nullptr;
+  }
 }
 
 void slot_pool_after_fork() { g_grow_lock.reset(); }

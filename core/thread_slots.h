@@ -120,6 +120,13 @@ ThreadSlot* slot_find(pid_t tid);
 // the handler rarely fail. Not for the signal handler (calls mmap).
 void slot_pool_reserve();
 
+// Claims a slot for `tid` at a thread's start, mapping another chunk
+// whenever the mapped ones are all taken: fails only when the pool is at
+// kMaxChunks or mmap fails. Threads that start together can drain the spare
+// slots between slot_pool_reserve and slot_claim; this does not lose one.
+// Not for the signal handler (takes the growth lock, calls mmap).
+ThreadSlot* slot_claim_growing(pid_t tid);
+
 // In a forked child: frees the growth lock, which the parent's collector or
 // another of its threads may have held at the fork.
 void slot_pool_after_fork();

@@ -129,9 +129,8 @@ void arm_timer(ThreadSlot* slot, pid_t tid) {
 
 // Gives a thread a slot and its own timer; `start_pc` is its start routine.
 ThreadSlot* register_thread(pid_t tid, bool is_current, uint64_t start_pc = 0) {
-  slot_pool_reserve();
-  ThreadSlot* slot = slot_claim(tid);
-  if (slot == nullptr) return nullptr;  // its samples, if any, count as lost
+  ThreadSlot* slot = slot_claim_growing(tid);
+  if (slot == nullptr) return nullptr;  // the pool is full: not sampled
   slot->start_pc.store(start_pc, std::memory_order_relaxed);
   if (g_config.wall) {
     uint64_t cpu = is_current ? static_cast<uint64_t>(clock_ns(CLOCK_THREAD_CPUTIME_ID))

@@ -211,6 +211,9 @@ def test_quiet_threads_are_looked_at_less_often_yet_timed_exactly():
            f"expected the idle threads looked at less than every tick, saw {looks} looks "
            f"in {ticks} ticks with {threads} threads")
     idle = by_thread(profile).get("fx-idle", [])
+    # Twenty threads started at once: each must have got its own slot.
+    tids = {s.labels.get("tid") for s in idle}
+    expect(len(tids) == IDLE, f"expected {IDLE} idle threads, saw {len(tids)}")
     idle_total, idle_life = wall_in(profile, idle), truth["idle_wall_ns"]
     expect(abs(idle_total - idle_life) <= 0.03 * idle_life + 3 * IDLE * PERIOD_NS,
            f"expected the idle threads' {idle_life / 1e9:.3f} s +- 3%, saw {idle_total / 1e9:.3f} s")

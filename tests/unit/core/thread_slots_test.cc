@@ -69,6 +69,46 @@ TEST_CASE("threads claiming at once never share a slot", "[slots]") {
   for (ThreadSlot* s : distinct) slot_release(s);
 }
 
+TEST_CASE("a starting thread gets a slot even while another takes every free one", "[slots]") {
+  // Threads that start together race for the spare slots: one can find
+  // spares counted, and none left by the time it claims. A drainer taking
+  // each slot as soon as it is free stands for them; no start may go without.
+  REQUIRE(slot_pool_init());
+  std::atomic<bool> done{false};
+  std::vector<ThreadSlot*> drained;
+  std::thread drainer([&] {
+    while (!done.load()) {
+      if (ThreadSlot* s = slot_claim(9000)) drained.push_back(s);
+    }
+  });
+  constexpr int kStarters = 4;
+  constexpr int kClaimsEach = 256;
+  std::vector<std::vector<ThreadSlot*>> claimed(kStarters);
+  std::vector<std::thread> starters;
+  for (int t = 0; t < kStarters; ++t) {
+    starters.emplace_back([&, t] {
+      for (int i = 0; i < kClaimsEach; ++i) {
+        claimed[t].push_back(slot_claim_growing(7000 + t * 100 + i));
+      }
+    });
+  }
+  for (auto& th : starters) th.join();
+  done.store(true);
+  drainer.join();
+
+  std::set<ThreadSlot*> distinct(drained.begin(), drained.end());
+  int missing = 0;
+  for (auto& list : claimed) {
+    for (ThreadSlot* s : list) {
+      if (s == nullptr) ++missing;
+      else distinct.insert(s);
+    }
+  }
+  CHECK(missing == 0);
+  CHECK(distinct.size() == drained.size() + static_cast<size_t>(kStarters * kClaimsEach - missing));
+  for (ThreadSlot* s : distinct) slot_release(s);
+}
+
 TEST_CASE("the pool keeps spare slots mapped ahead of claims", "[slots]") {
   REQUIRE(slot_pool_init());
   std::vector<ThreadSlot*> held;
