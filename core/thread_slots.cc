@@ -1,9 +1,10 @@
 // The slot pool: chunks of ThreadSlots mapped on demand and never unmapped.
 //
-// Claims scan the mapped chunks with a compare-and-swap on each slot's state,
-// so the handler can claim a slot for a thread it has never seen without a
-// lock. Mapping a new chunk happens only outside the handler: at thread start
-// and from the collector, which keeps a few slots free ahead of demand.
+// Claims scan the mapped chunks with a compare-and-swap on each slot's state
+// and take no lock; slot_find, which the handler uses, is a plain scan.
+// Chunks are mapped at thread start, when a claim finds every slot taken,
+// and ahead of demand: a starting thread and the collector keep a few
+// slots free, so that a start rarely waits on the growth lock.
 #include "core/thread_slots.h"
 
 #include "core/sleep_lock.h"

@@ -11,8 +11,9 @@
 //
 // Slots live in chunks mapped with mmap and never unmapped, so a pointer to a
 // slot stays valid for the life of the process. Slot states:
-//   kFree    -> kActive   claimed by a thread at its start, or lazily by the
-//                         handler for a thread we did not see start
+//   kFree    -> kActive   claimed by a thread at its start, or for it by our
+//                         constructor when it started before us (the handler
+//                         finds such a slot by tid)
 //   kActive  -> kExited   set by the thread's exit hook, or by the collector
 //                         once it sees the thread is gone
 //   kExited  -> kFree     set by the collector after the last drain
@@ -116,8 +117,8 @@ ThreadSlot* slot_claim(pid_t tid);
 // Finds the active slot of `tid`. Handler-safe: a lock-free scan.
 ThreadSlot* slot_find(pid_t tid);
 
-// Maps another chunk when fewer than a few slots are free, so that claims in
-// the handler rarely fail. Not for the signal handler (calls mmap).
+// Maps another chunk when fewer than a few slots are free, so that a claim
+// rarely finds none. Not for the signal handler (calls mmap).
 void slot_pool_reserve();
 
 // Claims a slot for `tid` at a thread's start, mapping another chunk
