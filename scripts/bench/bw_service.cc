@@ -37,12 +37,6 @@ std::atomic<int> g_eintr_read{0};
 std::atomic<int> g_eintr_sleep{0};
 std::atomic<int> g_short{0};
 
-struct Job {
-  int64_t budget_ns;
-  uint64_t seed;
-  bw::Burned done;
-};
-
 }  // namespace
 
 extern "C" __attribute__((noipa)) bw::Burned bw_service_walk(int64_t budget_ns, uint64_t seed) {
@@ -72,7 +66,7 @@ extern "C" __attribute__((noipa)) void bw_service_sleep(int64_t ns) {
 namespace {
 
 void* run_job(void* raw) {
-  auto* job = static_cast<Job*>(raw);
+  auto* job = static_cast<bw::WalkJob*>(raw);
   job->done = bw_service_walk(job->budget_ns, job->seed);
   g_running.fetch_sub(1);
   return nullptr;
@@ -137,11 +131,11 @@ int main(int argc, char** argv) {
   pthread_t reader_thread;
   if (pthread_create(&reader_thread, nullptr, run_reader, &reader) != 0) abort();
 
-  Job jobs[64];
+  bw::WalkJob jobs[64];
   pthread_t threads[64];
   g_running = count;
   for (int i = 0; i < count; ++i) {
-    jobs[i] = Job{budget_ns, 0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(i + 1), {}};
+    jobs[i] = bw::WalkJob::for_thread(budget_ns, i);
     if (pthread_create(&threads[i], nullptr, run_job, &jobs[i]) != 0) abort();
   }
   int64_t next_rss = start;

@@ -23,12 +23,6 @@ namespace {
 constexpr int kWidth = BW_STACKS_WIDTH;
 using Tree = bw::StackTree<kWidth>;
 
-struct Job {
-  int64_t budget_ns;
-  uint64_t seed;
-  bw::Burned done;
-};
-
 }  // namespace
 
 extern "C" __attribute__((noipa)) bw::Burned bw_stacks_walk(int64_t budget_ns, uint64_t seed) {
@@ -38,7 +32,7 @@ extern "C" __attribute__((noipa)) bw::Burned bw_stacks_walk(int64_t budget_ns, u
 namespace {
 
 void* run_job(void* raw) {
-  auto* job = static_cast<Job*>(raw);
+  auto* job = static_cast<bw::WalkJob*>(raw);
   job->done = bw_stacks_walk(job->budget_ns, job->seed);
   return nullptr;
 }
@@ -51,10 +45,10 @@ int main(int argc, char** argv) {
   int count = bw::int_arg(argc, argv, 2, 2);
   if (count < 1 || count > 64) count = 2;
 
-  Job jobs[64];
+  bw::WalkJob jobs[64];
   pthread_t threads[64];
   for (int i = 0; i < count; ++i) {
-    jobs[i] = Job{budget_ns, 0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(i + 1), {}};
+    jobs[i] = bw::WalkJob::for_thread(budget_ns, i);
     if (pthread_create(&threads[i], nullptr, run_job, &jobs[i]) != 0) abort();
   }
   bw::Burned all;

@@ -60,4 +60,16 @@ struct StackTree {
   }
 };
 
+// One thread's share of a walk: its budget, its own seed (so that threads
+// take different paths) and what it burned.
+struct WalkJob {
+  int64_t budget_ns = 0;
+  uint64_t seed = 0;
+  Burned done;
+
+  static WalkJob for_thread(int64_t budget_ns, int index) {
+    return WalkJob{budget_ns, 0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(index + 1), {}};
+  }
+};
+
 }  // namespace bw
